@@ -25,6 +25,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class NoParams(_Strict):
+    """Params of status, unload and reset: none may be given."""
+
+
 class LoadParams(_Strict):
     sample_id: str = Field(pattern=JOB_ID_PATTERN)
 
