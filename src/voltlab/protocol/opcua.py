@@ -14,13 +14,14 @@ Layout under ``Objects`` (browse names, all in :data:`NAMESPACE_URI`)::
           Start(JobId, RecipeJson)          -> ReplyJson   (submit; idempotent by JobId)
           AssembleCell(JobId, SampleId)     -> ReplyJson   (build a coin cell from a powder)
           GetJob(JobId)                     -> ReplyJson
-          Stop(JobId)                       -> ReplyJson   (finish the current stage, keep the sample)
+          Stop(JobId)                       -> ReplyJson   (end early: cool down, keep what was made)
           Abort(JobId)                      -> ReplyJson   (end now, discard)
           Reset()                           -> ReplyJson   (clear the error state)
         Furnace/Temperature, SetPoint       Double, degrees Celsius
-        Furnace/MaxTemperature              Double, the interlock limit
+        Furnace/MinTemperature, MaxTemperature   Double, the interlock limits
         Inventory/<Precursor>               Double, grams left
 
+String NodeIds are the dotted browse path (``ns=<idx>;s=SynthesisRobot.DeviceState``).
 Every method returns the JSON envelope of :mod:`voltlab.protocol.envelope` as a String, so a
 plain OPC UA client sees the refusal reason, not only a status code. Job state changes are also
 published as ``JobStateChangedEvent`` events on ``SynthesisRobot``.
@@ -45,6 +46,7 @@ PROGRESS = "Progress"
 FURNACE = "Furnace"
 FURNACE_TEMPERATURE = "Temperature"
 FURNACE_SETPOINT = "SetPoint"
+FURNACE_MIN_TEMPERATURE = "MinTemperature"
 FURNACE_MAX_TEMPERATURE = "MaxTemperature"
 INVENTORY = "Inventory"
 JOB_EVENT_TYPE = "JobStateChangedEvent"
@@ -80,3 +82,16 @@ class Precursor(StrEnum):
     ALUMINIUM_OXIDE = "Al2O3"
     MAGNESIUM_OXIDE = "MgO"
     TITANIUM_OXIDE = "TiO2"
+
+
+METHOD_ARGUMENTS: dict[RobotMethod, tuple[str, ...]] = {
+    RobotMethod.START: ("JobId", "RecipeJson"),
+    RobotMethod.ASSEMBLE_CELL: ("JobId", "SampleId"),
+    RobotMethod.GET_JOB: ("JobId",),
+    RobotMethod.STOP: ("JobId",),
+    RobotMethod.ABORT: ("JobId",),
+    RobotMethod.RESET: (),
+}
+"""Input arguments of each method, in order; all are Strings."""
+REPLY_ARGUMENT = "ReplyJson"
+"""The single output argument of every method: the JSON reply envelope."""
