@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from voltlab.protocol.errors import ErrorCode, ProtocolError
 from voltlab.protocol.jobs import JOB_ID_PATTERN, JobState
 
 POINT_TOPIC_PREFIX = b"cycler.ch"
@@ -67,7 +68,10 @@ class FastChargeCycling(_Strict):
     """Three-step constant-current fast charge from 0 to 80 % SOC in a fixed time, then discharge.
 
     CC1 runs from 0 to 20 % SOC and CC2 from 20 to 40 %; CC3 covers 40-80 % at the current that
-    meets ``charge_time_min`` (after Attia et al., Nature 2020).
+    meets ``charge_time_min`` (after Attia et al., Nature 2020). As in that work, a 1C CC-CV top-up
+    to ``v_max`` follows, and the discharge ends with a CV hold at ``v_min`` so every charge starts
+    from empty. Step order within a cycle: CC1, CC2, CC3, top-up CC, top-up CV, rest, discharge,
+    hold at ``v_min``, rest.
     """
 
     kind: Literal["fast_charge"] = "fast_charge"
@@ -107,6 +111,10 @@ class CellRef(_Strict):
 
     cell_id: str = Field(pattern=JOB_ID_PATTERN)
     sample_id: str | None = Field(default=None, pattern=JOB_ID_PATTERN)
+
+
+class ListChannelsParams(_Strict):
+    """``list_channels`` takes no parameters."""
 
 
 class ChannelParams(_Strict):
@@ -174,6 +182,8 @@ class PointBatch(BaseModel):
     step: list[int]
     final: bool = False
     """True on the batch that ends the job (it may carry no points)."""
+    total_points: int | None = None
+    """Points the job has recorded so far; set on ``fetch`` replies (``None`` on the stream)."""
 
     def __len__(self) -> int:
         return len(self.time_s)
@@ -184,4 +194,8 @@ def pack_points(batch: PointBatch) -> bytes:
 
 
 def unpack_points(payload: bytes) -> PointBatch:
-    return PointBatch.model_validate(msgpack.unpackb(payload, raw=False))
+    """Decode a streamed batch; a garbled or truncated payload is a BAD_MESSAGE ProtocolError."""
+    try:
+        return PointBatch.model_validate(msgpack.unpackb(payload, raw=False))
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"undecodable point batch: {exc}") from exc

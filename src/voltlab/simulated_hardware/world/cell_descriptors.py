@@ -14,13 +14,16 @@ chemistry to electrochemistry lives here, in one readable place:
 - solid diffusivity falls with cation mixing; the diffusion length grows with crystallite size.
 """
 
+import math
 from dataclasses import dataclass
 
 from voltlab.protocol import Dopant, Recipe
 from voltlab.simulated_hardware.world.product import Product
 
-# Retention improvement per 1 % of dopant (divides the LAM rate by 1 + k * percent).
+# Retention improvement per 1 % of dissolved dopant (divides the LAM rate by 1 + k * effect).
 DOPANT_LAM_RELIEF_PER_PERCENT = {Dopant.NONE: 0.0, Dopant.AL: 0.45, Dopant.MG: 0.35, Dopant.TI: 0.3}
+
+DOPANT_SATURATION = 0.02
 
 # Raw-material prices, USD per kg of element (Li as lithium carbonate equivalent per kg of Li).
 PRICE_USD_PER_KG = {"Ni": 16.0, "Mn": 2.5, "Co": 50.0, "Li": 40.0, "Al": 2.5, "Mg": 3.0, "Ti": 12.0}
@@ -63,12 +66,18 @@ def cell_descriptors(product: Product) -> CellDescriptors:
         * utilisation
         * product.layered_fraction
     )
-    sei = (60.0 / size) ** 0.5 * (1.0 + 8.0 * product.li2co3_fraction) * (1.0 + 1.5 * product.ni**2)
-    relief = 1.0 + DOPANT_LAM_RELIEF_PER_PERCENT[product.dopant] * product.dopant_fraction * 100.0
+    sei = (
+        (60.0 / size) ** 0.35
+        * (1.0 + 8.0 * product.li2co3_fraction + 3.0 * product.rocksalt_fraction)
+        * (1.0 + 1.5 * product.ni**2)
+    )
+    relief = 1.0 + DOPANT_LAM_RELIEF_PER_PERCENT[product.dopant] * dopant_effect_percent(
+        product.dopant_fraction
+    )
     lam = (
         (0.3 + 6.0 * max(0.0, product.ni - 0.5) ** 2)
         * (1.0 + 10.0 * product.cation_mixing)
-        * (1.0 + (size / 250.0) ** 2)
+        * (1.0 + (size / 150.0) ** 2)
         * (1.0 - 0.4 * product.mn)
         / relief
         * (1.0 + 0.5 * product.rocksalt_fraction / 0.05)
@@ -80,6 +89,12 @@ def cell_descriptors(product: Product) -> CellDescriptors:
         diffusivity_factor=1.0 / (1.0 + 10.0 * product.cation_mixing),
         diffusion_length_factor=(max(size, 20.0) / 100.0) ** 0.5,
     )
+
+
+def dopant_effect_percent(dopant_fraction: float) -> float:
+    """Effective stabilising dopant, in percent: linear at low doping, peaking at 2 % on the M
+    site; beyond that the dopant segregates to grain boundaries and helps less."""
+    return 100.0 * dopant_fraction * math.e * math.exp(-dopant_fraction / DOPANT_SATURATION)
 
 
 def material_cost_usd_per_kg(recipe: Recipe) -> float:
