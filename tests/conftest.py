@@ -42,9 +42,7 @@ async def _no_leaked_tasks() -> "Iterator[None]":
     before = asyncio.all_tasks()
     yield
     current = asyncio.current_task()
-    leaked = [
-        t for t in asyncio.all_tasks() - before if t is not current and not t.done()
-    ]
+    leaked = [t for t in asyncio.all_tasks() - before if t is not current and not t.done()]
     if leaked:
         for task in leaked:
             task.cancel()

@@ -25,5 +25,13 @@ def test_import_contracts_hold() -> None:
 def test_contracts_cover_every_layer() -> None:
     """A new top-level part must come with a contract, or the check above proves nothing."""
     text = (ROOT / "pyproject.toml").read_text()
-    for layer in ("protocol", "analysis", "simulated_hardware", "drivers", "planners", "orchestrator", "server"):
+    for layer in (
+        "protocol",
+        "analysis",
+        "simulated_hardware",
+        "drivers",
+        "planners",
+        "orchestrator",
+        "server",
+    ):
         assert f'"voltlab.{layer}"' in text, layer

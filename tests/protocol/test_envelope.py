@@ -38,8 +38,16 @@ def test_round_trip_keeps_message_id_and_params() -> None:
         (frame({"v": "0", "command": "status"}), ErrorCode.VERSION_MISMATCH, "'0'"),
         (frame({"command": "status"}), ErrorCode.VERSION_MISMATCH, "None"),
         (frame({"v": PROTOCOL_VERSION, "command": 7}), ErrorCode.INVALID_FIELD, "command"),
-        (frame({"v": PROTOCOL_VERSION, "command": "x", "params": []}), ErrorCode.INVALID_FIELD, "params"),
-        (frame({"v": PROTOCOL_VERSION, "command": "x", "extra": 1}), ErrorCode.INVALID_FIELD, "extra"),
+        (
+            frame({"v": PROTOCOL_VERSION, "command": "x", "params": []}),
+            ErrorCode.INVALID_FIELD,
+            "params",
+        ),
+        (
+            frame({"v": PROTOCOL_VERSION, "command": "x", "extra": 1}),
+            ErrorCode.INVALID_FIELD,
+            "extra",
+        ),
         (b" " * (MAX_COMMAND_BYTES + 1), ErrorCode.OVERSIZED, str(MAX_COMMAND_BYTES)),
     ],
 )

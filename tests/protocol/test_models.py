@@ -15,7 +15,9 @@ from voltlab.protocol.cycler import (
 )
 from voltlab.protocol.xrd import MeasureParams
 
-GOOD = dict(ni=0.6, mn=0.2, co=0.2, li_excess=0.03, calcination_temperature_c=800, calcination_time_h=10)
+GOOD = dict(
+    ni=0.6, mn=0.2, co=0.2, li_excess=0.03, calcination_temperature_c=800, calcination_time_h=10
+)
 
 
 def test_recipe_composition_must_sum_to_one() -> None:
@@ -25,7 +27,13 @@ def test_recipe_composition_must_sum_to_one() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("li_excess", -0.1), ("calcination_time_h", 0), ("dopant", "Zr"), ("ni", "lots"), ("colour", "red")],
+    [
+        ("li_excess", -0.1),
+        ("calcination_time_h", 0),
+        ("dopant", "Zr"),
+        ("ni", "lots"),
+        ("colour", "red"),
+    ],
 )
 def test_recipe_rejects_bad_fields_by_name(field: str, value: object) -> None:
     with pytest.raises(ValidationError) as info:
@@ -67,8 +75,15 @@ def test_start_params_pick_the_protocol_by_kind() -> None:
 
 def test_point_batches_pack_and_unpack() -> None:
     batch = PointBatch(
-        job_id="j", channel=4, first_seq=10, time_s=[0.0, 30.0], voltage_v=[3.7, 3.8],
-        current_a=[-0.001, -0.001], capacity_ah=[0.0, 1e-5], cycle=[1, 1], step=[0, 0],
+        job_id="j",
+        channel=4,
+        first_seq=10,
+        time_s=[0.0, 30.0],
+        voltage_v=[3.7, 3.8],
+        current_a=[-0.001, -0.001],
+        capacity_ah=[0.0, 1e-5],
+        cycle=[1, 1],
+        step=[0, 0],
     )
     assert unpack_points(pack_points(batch)) == batch
     assert len(batch) == 2
@@ -76,7 +91,11 @@ def test_point_batches_pack_and_unpack() -> None:
 
 
 def test_measure_params_count_points_and_order_the_range() -> None:
-    params = MeasureParams(job_id="x", two_theta_start=10, two_theta_stop=80, step=0.02, count_time_s=0.5)
+    params = MeasureParams(
+        job_id="x", two_theta_start=10, two_theta_stop=80, step=0.02, count_time_s=0.5
+    )
     assert params.n_points == 3501
     with pytest.raises(ValidationError, match="two_theta_stop"):
-        MeasureParams(job_id="x", two_theta_start=80, two_theta_stop=10, step=0.02, count_time_s=0.5)
+        MeasureParams(
+            job_id="x", two_theta_start=80, two_theta_stop=10, step=0.02, count_time_s=0.5
+        )

@@ -17,7 +17,9 @@ from voltlab.simulated_hardware.faults import FaultConfig, FaultInjector, FaultK
 from voltlab.simulated_hardware.registry import Powder, SampleRegistry, UnknownSampleError
 from voltlab.simulated_hardware.world.product import make_product
 
-RECIPE = Recipe(ni=0.6, mn=0.2, co=0.2, li_excess=0.03, calcination_temperature_c=850, calcination_time_h=10)
+RECIPE = Recipe(
+    ni=0.6, mn=0.2, co=0.2, li_excess=0.03, calcination_temperature_c=850, calcination_time_h=10
+)
 WIRE = [FaultKind.TIMEOUT, FaultKind.CORRUPT_MESSAGE]
 
 
@@ -79,9 +81,13 @@ async def test_unbounded_clock_still_yields_to_the_loop() -> None:
     await task
 
 
-def test_settings_precedence_file_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_precedence_file_env_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "lab.yaml"
-    config.write_text("seed: 3\nacceleration: .inf\ncycler:\n  channels: 500\n  command_port: 6000\n")
+    config.write_text(
+        "seed: 3\nacceleration: .inf\ncycler:\n  channels: 500\n  command_port: 6000\n"
+    )
     assert load_sim_settings(config).cycler.channels == 500
     assert math.isinf(load_sim_settings(config).acceleration)
     monkeypatch.setenv("VOLTLAB_SIM_CYCLER__COMMAND_PORT", "6100")
@@ -95,7 +101,7 @@ def test_settings_refuse_unknown_keys_and_missing_files(tmp_path: Path) -> None:
     config.write_text("cycler:\n  channnels: 8\n")
     with pytest.raises(ValidationError, match="channnels"):
         load_sim_settings(config)
-    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.yaml"):
         load_sim_settings(tmp_path / "nope.yaml")
 
 

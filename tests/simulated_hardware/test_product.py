@@ -18,7 +18,12 @@ from voltlab.simulated_hardware.world.product import (
 
 def recipe(**changes: object) -> Recipe:
     base: dict[str, object] = dict(
-        ni=0.6, mn=0.2, co=0.2, li_excess=0.03, calcination_temperature_c=850.0, calcination_time_h=10.0
+        ni=0.6,
+        mn=0.2,
+        co=0.2,
+        li_excess=0.03,
+        calcination_temperature_c=850.0,
+        calcination_time_h=10.0,
     )
     base.update(changes)
     return Recipe.model_validate(base)
@@ -53,15 +58,24 @@ def test_weight_fractions_sum_to_one_and_stay_physical() -> None:
 
 
 def test_crystallites_grow_with_temperature_and_time() -> None:
-    sizes_t = [ideal_product(recipe(calcination_temperature_c=t)).crystallite_size_nm for t in (700, 800, 900, 1000)]
-    sizes_h = [ideal_product(recipe(calcination_time_h=h)).crystallite_size_nm for h in (2, 6, 12, 24)]
+    sizes_t = [
+        ideal_product(recipe(calcination_temperature_c=t)).crystallite_size_nm
+        for t in (700, 800, 900, 1000)
+    ]
+    sizes_h = [
+        ideal_product(recipe(calcination_time_h=h)).crystallite_size_nm for h in (2, 6, 12, 24)
+    ]
     assert sizes_t == sorted(sizes_t) and sizes_t[-1] > 3 * sizes_t[0]
     assert sizes_h == sorted(sizes_h)
 
 
 def test_lattice_follows_vegard_between_end_members() -> None:
-    lno = ideal_product(recipe(ni=1.0, mn=0.0, co=0.0, calcination_temperature_c=optimal_temperature_c(1.0)))
-    lco = ideal_product(recipe(ni=0.0, mn=0.0, co=1.0, calcination_temperature_c=optimal_temperature_c(0.0)))
+    lno = ideal_product(
+        recipe(ni=1.0, mn=0.0, co=0.0, calcination_temperature_c=optimal_temperature_c(1.0))
+    )
+    lco = ideal_product(
+        recipe(ni=0.0, mn=0.0, co=1.0, calcination_temperature_c=optimal_temperature_c(0.0))
+    )
     assert lno.lattice_a > lco.lattice_a and lno.lattice_c > lco.lattice_c
     assert lco.lattice_a == pytest.approx(2.816, abs=0.01)
     assert lno.lattice_a == pytest.approx(2.878, abs=0.02)
@@ -78,7 +92,10 @@ def test_under_and_over_firing_make_impurities() -> None:
 
 
 def test_capacity_rises_with_nickel_up_to_the_mixing_limit() -> None:
-    caps = [capacity(nmc(ni, calcination_temperature_c=optimal_temperature_c(ni))) for ni in (0.33, 0.5, 0.6, 0.8)]
+    caps = [
+        capacity(nmc(ni, calcination_temperature_c=optimal_temperature_c(ni)))
+        for ni in (0.33, 0.5, 0.6, 0.8)
+    ]
     assert caps == sorted(caps)
     assert 150 < caps[0] < 180 and 185 < caps[-1] < 215
 
@@ -93,7 +110,9 @@ def test_nickel_trades_capacity_against_degradation_and_cobalt_against_cost() ->
 
 def test_dopant_relieves_cracking_with_an_interior_optimum() -> None:
     lam = {
-        f: cell_descriptors(ideal_product(nmc(0.8, dopant=Dopant.AL, dopant_fraction=f))).lam_rate_factor
+        f: cell_descriptors(
+            ideal_product(nmc(0.8, dopant=Dopant.AL, dopant_fraction=f))
+        ).lam_rate_factor
         for f in (0.0, 0.01, 0.02, 0.03)
     }
     undoped = cell_descriptors(ideal_product(nmc(0.8))).lam_rate_factor
@@ -105,7 +124,11 @@ def test_dopant_relieves_cracking_with_an_interior_optimum() -> None:
 
 @pytest.mark.parametrize(
     ("field", "low", "high"),
-    [("calcination_temperature_c", 650.0, 1000.0), ("calcination_time_h", 2.0, 24.0), ("li_excess", 0.0, 0.1)],
+    [
+        ("calcination_temperature_c", 650.0, 1000.0),
+        ("calcination_time_h", 2.0, 24.0),
+        ("li_excess", 0.0, 0.1),
+    ],
 )
 def test_capacity_optimum_lies_inside_the_box(field: str, low: float, high: float) -> None:
     base = dict(calcination_temperature_c=780.0, calcination_time_h=8.0, li_excess=0.02)
@@ -143,4 +166,6 @@ def test_cost_counts_cobalt_and_firing() -> None:
     cheap = recipe(ni=0.8, mn=0.1, co=0.1)
     pricey = recipe(ni=0.4, mn=0.1, co=0.5)
     assert material_cost_usd_per_kg(pricey) > material_cost_usd_per_kg(cheap) + 2
-    assert material_cost_usd_per_kg(recipe(calcination_time_h=24)) > material_cost_usd_per_kg(recipe(calcination_time_h=2))
+    assert material_cost_usd_per_kg(recipe(calcination_time_h=24)) > material_cost_usd_per_kg(
+        recipe(calcination_time_h=2)
+    )

@@ -14,13 +14,19 @@ from voltlab.simulated_hardware.world.truth import (
     truth,
 )
 
-NMC811 = Recipe(ni=0.8, mn=0.1, co=0.1, li_excess=0.03, calcination_temperature_c=800, calcination_time_h=10)
+NMC811 = Recipe(
+    ni=0.8, mn=0.1, co=0.1, li_excess=0.03, calcination_temperature_c=800, calcination_time_h=10
+)
 
 
 def test_truth_is_noise_free_and_trades_off() -> None:
     high_ni = truth(NMC811)
     assert truth(NMC811) == high_ni
-    low_ni = truth(NMC811.model_copy(update={"ni": 0.4, "mn": 0.3, "co": 0.3, "calcination_temperature_c": 900}))
+    low_ni = truth(
+        NMC811.model_copy(
+            update={"ni": 0.4, "mn": 0.3, "co": 0.3, "calcination_temperature_c": 900}
+        )
+    )
     assert high_ni.capacity_mah_g > low_ni.capacity_mah_g
     assert high_ni.retention_100 < low_ni.retention_100
     assert high_ni.cost_usd_kg < low_ni.cost_usd_kg
@@ -30,7 +36,9 @@ def test_truth_is_noise_free_and_trades_off() -> None:
 
 
 def test_underfired_recipe_is_infeasible() -> None:
-    raw = truth(NMC811.model_copy(update={"calcination_temperature_c": 650, "calcination_time_h": 2}))
+    raw = truth(
+        NMC811.model_copy(update={"calcination_temperature_c": 650, "calcination_time_h": 2})
+    )
     assert not raw.feasible
 
 
@@ -46,9 +54,7 @@ def test_pareto_mask_matches_brute_force() -> None:
     rng = np.random.default_rng(3)
     y = rng.normal(size=(3000, 3))
     mask = pareto_mask(y, chunk=500)
-    dominated = [
-        bool(((y >= row).all(axis=1) & (y > row).any(axis=1)).any()) for row in y
-    ]
+    dominated = [bool(((y >= row).all(axis=1) & (y > row).any(axis=1)).any()) for row in y]
     assert mask.tolist() == [not d for d in dominated]
 
 

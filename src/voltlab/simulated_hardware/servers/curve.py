@@ -25,9 +25,7 @@ def ensure_keypair(key_dir: Path, name: str) -> tuple[bytes, bytes]:
     return public, secret
 
 
-def start_authenticator(
-    ctx: zmq.asyncio.Context, security: CurveSecurity
-) -> AsyncioAuthenticator:
+def start_authenticator(ctx: zmq.asyncio.Context, security: CurveSecurity) -> AsyncioAuthenticator:
     """Admit clients with the listed public keys, or any CURVE client when none are listed.
 
     Must be called inside the running event loop, with the context the sockets use.

@@ -1,0 +1,153 @@
+"""The ``voltlab`` command line as a user runs it: a subprocess, real ports, real signals."""
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import zmq
+
+from tests.conftest import free_port
+from voltlab.protocol import Request, decode_reply, encode
+
+VOLTLAB = [sys.executable, "-m", "voltlab.cli"]
+READY = "simulated lab ready"
+
+
+def start_sim(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], dict[str, int]]:
+    ports = {name: free_port() for name in ("robot", "cycler", "stream", "xrd")}
+    command = [
+        *VOLTLAB,
+        "sim",
+        *args,
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--acceleration",
+        "inf",
+        "--robot-port",
+        str(ports["robot"]),
+        "--cycler-port",
+        str(ports["cycler"]),
+        "--stream-port",
+        str(ports["stream"]),
+        "--xrd-port",
+        str(ports["xrd"]),
+    ]
+    env = os.environ | {"COLUMNS": "200"}
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    return proc, ports
+
+
+def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 60.0) -> str:
+    assert proc.stdout is not None
+    seen = []
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return "".join(seen)
+    proc.kill()
+    raise AssertionError(f"{needle!r} not printed within {timeout} s; output:\n{''.join(seen)}")
+
+
+def xrd_status(port: int) -> dict[str, object]:
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(f"tcp://127.0.0.1:{port}")
+    try:
+        sock.send(encode(Request(command="status")))
+        assert sock.poll(10_000), "XRD stage did not answer"
+        return decode_reply(sock.recv()).raise_for_error()
+    finally:
+        sock.close()
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sim_serves_then_shuts_down_cleanly_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    proc, ports = start_sim(tmp_path, "all")
+    try:
+        banner = wait_for_line(proc, READY)
+        assert f"opc.tcp://127.0.0.1:{ports['robot']}/voltlab/robot/" in banner
+        assert xrd_status(ports["xrd"])["state"] == "empty"
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "shutting down" in out
+    assert "Traceback" not in out
+
+
+@pytest.mark.servers
+def test_sim_runs_a_single_instrument(tmp_path: Path) -> None:
+    proc, ports = start_sim(tmp_path, "xrd")
+    try:
+        banner = wait_for_line(proc, READY)
+        assert f"tcp://127.0.0.1:{ports['xrd']}" in banner
+        assert "opc.tcp" not in banner
+        assert xrd_status(ports["xrd"])["state"] == "empty"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"COLUMNS": "300"}
+    return subprocess.run([*VOLTLAB, *args], capture_output=True, text=True, check=False, env=env)
+
+
+def test_sim_refuses_bad_arguments_by_name(tmp_path: Path) -> None:
+    bad_instrument = run_cli("sim", "toaster")
+    assert bad_instrument.returncode != 0
+    assert "toaster" in bad_instrument.stderr and "robot, cycler, xrd, all" in bad_instrument.stderr
+    bad_fault = run_cli("sim", "xrd", "--fault", "gremlins=0.1")
+    assert bad_fault.returncode != 0 and "gremlins" in bad_fault.stderr
+    config = tmp_path / "lab.yaml"
+    config.write_text("xrd:\n  prot: 5000\n")
+    bad_config = run_cli("sim", "xrd", "--config", str(config))
+    assert bad_config.returncode == 2
+    assert "xrd.prot: Extra inputs are not permitted" in bad_config.stderr
+    assert str(config) in bad_config.stderr and "Traceback" not in bad_config.stderr
+    missing = run_cli("sim", "xrd", "--config", str(tmp_path / "absent.yaml"))
+    assert missing.returncode == 2 and "absent.yaml" in missing.stderr
+
+
+@pytest.mark.servers
+def test_demo_tours_the_lab_and_saves_results(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = subprocess.run(
+        [*VOLTLAB, "demo", "--out", str(out), "--cycles", "3"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=os.environ | {"COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    tour = json.loads((out / "tour.json").read_text())
+    assert tour["synthesis"]["state"] == "completed"
+    assert tour["xrd"]["points"] == 3501
+    assert any(18.0 < t < 19.5 for t in tour["xrd"]["peaks_two_theta"])  # (003)
+    capacities = tour["cycling"]["discharge_capacity_mah"]
+    assert len(capacities) == 3 and all(q > 0 for q in capacities)
+    for name in ("xrd_pattern.csv", "cycling_points.csv", "tour.png"):
+        assert (out / name).stat().st_size > 1000
+    assert "I(003)/I(104)" in result.stdout
