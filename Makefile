@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.voltlab-installed
+LINT_DIRS := $(wildcard src tests benchmarks examples)
 export PYBAMM_DISABLE_TELEMETRY := true
 export SPGLIB_OLD_ERROR_HANDLING := 0
 
@@ -24,8 +25,8 @@ demo: $(STAMP)
 	$(BIN)/voltlab demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check $(LINT_DIRS)
+	$(BIN)/ruff format --check $(LINT_DIRS)
 	$(BIN)/lint-imports
 
 # pytest exits 5 when it collected no test; make treats any non-zero exit as failure.

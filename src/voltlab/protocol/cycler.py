@@ -10,8 +10,9 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 import msgpack
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from voltlab.protocol._model import StrictModel
 from voltlab.protocol.errors import ErrorCode, ProtocolError
 from voltlab.protocol.jobs import JOB_ID_PATTERN, JobState
 
@@ -33,11 +34,7 @@ class CyclerCommand(StrEnum):
     RESET = "reset"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class GalvanostaticCycling(_Strict):
+class GalvanostaticCycling(StrictModel):
     """CC charge to ``v_max``, CV hold to ``cv_cutoff_c_rate``, rest, CC discharge to ``v_min``.
 
     Rates are C-rates of the cell's nominal capacity; voltages in V. Formation cycles run first at
@@ -64,7 +61,7 @@ class GalvanostaticCycling(_Strict):
         return self
 
 
-class FastChargeCycling(_Strict):
+class FastChargeCycling(StrictModel):
     """Three-step constant-current fast charge from 0 to 80 % SOC in a fixed time, then discharge.
 
     CC1 runs from 0 to 20 % SOC and CC2 from 20 to 40 %; CC3 covers 40-80 % at the current that
@@ -105,7 +102,7 @@ class FastChargeCycling(_Strict):
 CyclingProtocol = Annotated[GalvanostaticCycling | FastChargeCycling, Field(discriminator="kind")]
 
 
-class CellRef(_Strict):
+class CellRef(StrictModel):
     """Which cell sits on the channel. ``sample_id`` names the powder it was built from; ``None``
     means the simulator's reference commercial cell (used by the fast-charge campaign)."""
 
@@ -113,26 +110,26 @@ class CellRef(_Strict):
     sample_id: str | None = Field(default=None, pattern=JOB_ID_PATTERN)
 
 
-class ListChannelsParams(_Strict):
+class ListChannelsParams(StrictModel):
     """``list_channels`` takes no parameters."""
 
 
-class ChannelParams(_Strict):
+class ChannelParams(StrictModel):
     channel: int = Field(ge=0)
 
 
-class StartParams(_Strict):
+class StartParams(StrictModel):
     channel: int = Field(ge=0)
     job_id: str = Field(pattern=JOB_ID_PATTERN)
     cell: CellRef
     protocol: CyclingProtocol
 
 
-class JobParams(_Strict):
+class JobParams(StrictModel):
     job_id: str = Field(pattern=JOB_ID_PATTERN)
 
 
-class FetchParams(_Strict):
+class FetchParams(StrictModel):
     job_id: str = Field(pattern=JOB_ID_PATTERN)
     from_seq: int = Field(default=0, ge=0)
     max_points: int = Field(default=10_000, ge=1, le=100_000)

@@ -6,8 +6,9 @@ count time per step (s), and its pattern is fetched by the measurement's job id.
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from voltlab.protocol._model import StrictModel
 from voltlab.protocol.jobs import JOB_ID_PATTERN, JobState
 
 
@@ -21,19 +22,15 @@ class XRDCommand(StrEnum):
     RESET = "reset"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NoParams(_Strict):
+class NoParams(StrictModel):
     """Params of status, unload and reset: none may be given."""
 
 
-class LoadParams(_Strict):
+class LoadParams(StrictModel):
     sample_id: str = Field(pattern=JOB_ID_PATTERN)
 
 
-class MeasureParams(_Strict):
+class MeasureParams(StrictModel):
     job_id: str = Field(pattern=JOB_ID_PATTERN)
     two_theta_start: float = Field(description="degrees 2-theta")
     two_theta_stop: float = Field(description="degrees 2-theta")
@@ -51,7 +48,7 @@ class MeasureParams(_Strict):
         return round((self.two_theta_stop - self.two_theta_start) / self.step) + 1
 
 
-class JobParams(_Strict):
+class JobParams(StrictModel):
     job_id: str = Field(pattern=JOB_ID_PATTERN)
 
 
