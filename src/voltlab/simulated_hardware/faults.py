@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,15 @@ class FaultConfig(BaseModel):
     seed: int = 0
     rates: dict[FaultKind, float] = Field(default_factory=dict)
 
-    def model_post_init(self, _context: object) -> None:
-        for kind, rate in self.rates.items():
+    @field_validator("rates")
+    @classmethod
+    def _rates_are_probabilities(cls, rates: dict[FaultKind, float]) -> dict[FaultKind, float]:
+        for kind, rate in rates.items():
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"fault rate for {kind} must be within [0, 1], got {rate}")
+        if sum(rates.values()) > 1.0:
+            raise ValueError(f"fault rates add up to {sum(rates.values())}, more than 1")
+        return rates
 
 
 @dataclass(frozen=True)

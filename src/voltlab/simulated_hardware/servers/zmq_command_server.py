@@ -17,6 +17,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 from pydantic import BaseModel, ValidationError
+from zmq.auth.asyncio import AsyncioAuthenticator
 
 from voltlab.protocol import (
     ErrorCode,
@@ -83,6 +84,7 @@ class ZmqCommandServer:
         self._loop_task: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._drop_requested = False
+        self._auth: AsyncioAuthenticator | None = None
         self.port = port
         self.public_key: bytes | None = None
 
@@ -91,6 +93,8 @@ class ZmqCommandServer:
         return f"tcp://{self._host}:{self.port}"
 
     async def start(self) -> None:
+        if self._curve is not None:  # before binding, so no client slips in unauthenticated
+            self._auth = start_authenticator(self._ctx, self._curve)
         self._bind()
         self._loop_task = asyncio.create_task(self._serve(), name=f"{self.name}-commands")
 
@@ -103,6 +107,9 @@ class ZmqCommandServer:
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
         self._close()
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
 
     def _bind(self) -> None:
         sock = self._ctx.socket(zmq.ROUTER)
@@ -134,22 +141,16 @@ class ZmqCommandServer:
             self._socket = None
 
     async def _serve(self) -> None:
-        if self._curve is not None:
-            self._auth = start_authenticator(self._ctx, self._curve)
-        try:
-            while True:
-                if self._drop_requested:
-                    await self._drop_connections()
-                assert self._socket is not None
-                if not await self._socket.poll(POLL_INTERVAL_MS, zmq.POLLIN):
-                    continue
-                frames = await self._socket.recv_multipart()
-                task = asyncio.create_task(self._handle(frames))
-                self._handlers.add(task)
-                task.add_done_callback(self._handlers.discard)
-        finally:
-            if self._curve is not None:
-                self._auth.stop()
+        while True:
+            if self._drop_requested:
+                await self._drop_connections()
+            assert self._socket is not None
+            if not await self._socket.poll(POLL_INTERVAL_MS, zmq.POLLIN):
+                continue
+            frames = await self._socket.recv_multipart()
+            task = asyncio.create_task(self._handle(frames))
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
 
     async def _handle(self, frames: list[bytes]) -> None:
         route, payload = frames[:-1], frames[-1]
