@@ -266,7 +266,12 @@ async def cycle_cell(
         comments="",
     )
     per_cycle = discharge_capacities_mah(data)
-    table = Table("cycle", "discharge (mAh)", "retention (%)", title=f"cell {cell.product_id}")
+    table = Table(
+        "cycle",
+        "discharge (mAh)",
+        "retention (%)",
+        title=f"cell {cell.product_id}: cycle 1 is formation at C/10; retention vs cycle 2",
+    )
     first = per_cycle[1] if len(per_cycle) > 1 else per_cycle[0]
     shown = sorted(
         {0, 1, 2, 4, 9, len(per_cycle) // 2, len(per_cycle) - 1} & set(range(len(per_cycle)))
