@@ -9,7 +9,7 @@ import pytest
 from pymatgen.analysis.diffraction.xrd import XRDCalculator
 
 from voltlab.protocol import Recipe
-from voltlab.simulated_hardware.world.product import Product, ideal_product
+from voltlab.simulated_hardware.world.product import Product, ideal_product, make_product
 from voltlab.simulated_hardware.world.structures import (
     layered_spec,
     layered_structure,
@@ -217,3 +217,23 @@ def test_count_time_scales_counts() -> None:
     np.testing.assert_allclose(
         expected_intensity(p, grid, 3.0), 3.0 * expected_intensity(p, grid, 1.0)
     )
+
+
+def test_rounded_site_occupancies_never_overfill_a_site() -> None:
+    """Random batches used to round Li(1-x) + Ni(x) to 1.0001, which pymatgen refuses."""
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        ni = float(rng.uniform(0.3, 0.95))
+        mn = float((1 - ni) * rng.uniform(0, 1))
+        recipe = Recipe(
+            ni=ni,
+            mn=mn,
+            co=1 - ni - mn,
+            li_excess=float(rng.uniform(0, 0.1)),
+            calcination_temperature_c=float(rng.uniform(650, 1000)),
+            calcination_time_h=float(rng.uniform(2, 24)),
+        )
+        spec = layered_spec(make_product(recipe, rng))
+        for site in (spec.li_site, spec.m_site):
+            assert sum(f for _, f in site) == pytest.approx(1.0, abs=1e-9)
+            assert sum(f for _, f in site) <= 1.0 + 1e-12

@@ -49,7 +49,13 @@ class LayeredSpec:
 
 
 def _site(occupancy: dict[str, float]) -> Site:
+    """Rounded occupancies of a full site; the majority species takes up the rounding so the
+    sum is exactly one (pymatgen refuses a site filled above one)."""
     rounded = {el: round(f, OCCUPANCY_DECIMALS) for el, f in occupancy.items()}
+    major = max(rounded, key=rounded.__getitem__)
+    rounded[major] = round(
+        1.0 - sum(f for el, f in rounded.items() if el != major), OCCUPANCY_DECIMALS
+    )
     return tuple(sorted((el, f) for el, f in rounded.items() if f > 0.0))
 
 
