@@ -1,0 +1,116 @@
+"""Async client of an XRD stage speaking :mod:`voltlab.protocol.xrd` over ZMQ.
+
+Measurements are keyed by the caller's job id: resubmitting one returns the existing job, and a
+new client (after a restart) reattaches with :meth:`XRDClient.wait` and :meth:`get_pattern`.
+"""
+
+from types import TracebackType
+
+import zmq.asyncio
+
+from voltlab.drivers._jobs import wait_final
+from voltlab.drivers._zmq_rpc import ZmqRpc
+from voltlab.drivers.config import XRDConfig
+from voltlab.drivers.errors import CommandRefused, JobFailed
+from voltlab.protocol import ErrorCode, JobState
+from voltlab.protocol.xrd import (
+    JobParams,
+    LoadParams,
+    MeasureParams,
+    Pattern,
+    StageStatus,
+    XRDCommand,
+    XRDJob,
+)
+
+INSTRUMENT = "xrd"
+
+
+class XRDClient:
+    """``async with XRDClient(config) as xrd:``; ``ctx`` may be shared with other clients."""
+
+    def __init__(self, config: XRDConfig, ctx: zmq.asyncio.Context | None = None) -> None:
+        self._owns_ctx = ctx is None
+        self._ctx = ctx or zmq.asyncio.Context()
+        self._config = config
+        self._rpc = ZmqRpc(INSTRUMENT, config, self._ctx, (XRDCommand.STATUS, {}))
+
+    async def __aenter__(self) -> "XRDClient":
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        """Reach the stage (raising InstrumentUnavailable or DriverTimeout) and start the heartbeat."""
+        try:
+            await self._rpc.open()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        await self._rpc.close()
+        if self._owns_ctx:
+            self._ctx.destroy(linger=0)
+
+    @property
+    def healthy(self) -> bool:
+        return self._rpc.heartbeat.healthy
+
+    @property
+    def last_seen(self) -> float | None:
+        """``time.time()`` of the last reply from the stage."""
+        return self._rpc.heartbeat.last_seen
+
+    async def status(self) -> StageStatus:
+        return StageStatus.model_validate(await self._rpc.call(XRDCommand.STATUS, {}))
+
+    async def load(self, sample_id: str) -> StageStatus:
+        result = await self._rpc.call(XRDCommand.LOAD, LoadParams(sample_id=sample_id))
+        return StageStatus.model_validate(result)
+
+    async def unload(self) -> StageStatus:
+        return StageStatus.model_validate(await self._rpc.call(XRDCommand.UNLOAD, {}))
+
+    async def measure(self, params: MeasureParams) -> XRDJob:
+        """Start (or, for a known job id, return) a measurement of the loaded sample."""
+        return XRDJob.model_validate(await self._rpc.call(XRDCommand.MEASURE, params))
+
+    async def job(self, job_id: str) -> XRDJob:
+        return XRDJob.model_validate(await self._rpc.call(XRDCommand.JOB, JobParams(job_id=job_id)))
+
+    async def get_pattern(self, job_id: str) -> Pattern:
+        result = await self._rpc.call(XRDCommand.GET_PATTERN, JobParams(job_id=job_id))
+        return Pattern.model_validate(result)
+
+    async def reset(self) -> StageStatus:
+        """Clear the stage's error state; a running (or stuck) measurement is aborted."""
+        return StageStatus.model_validate(await self._rpc.call(XRDCommand.RESET, {}))
+
+    async def wait(self, job_id: str, deadline_s: float) -> XRDJob:
+        """The job once finished (in any final state); DriverTimeout if not by ``deadline_s``."""
+        return await wait_final(
+            INSTRUMENT, job_id, self.job, deadline_s, self._config.poll_interval_s
+        )
+
+    async def measure_pattern(
+        self, sample_id: str, params: MeasureParams, deadline_s: float
+    ) -> Pattern:
+        """Load ``sample_id``, measure, wait and return the pattern; JobFailed if the
+        measurement did not complete. Safe to call again with the same job id after a crash:
+        a known job is not measured twice (the sample is only loaded for a new job)."""
+        try:
+            job = await self.job(params.job_id)
+        except CommandRefused as exc:
+            if exc.code is not ErrorCode.UNKNOWN_JOB:
+                raise
+            await self.load(sample_id)
+            job = await self.measure(params)
+        done = await self.wait(job.job_id, deadline_s)
+        if done.state is not JobState.COMPLETED:
+            raise JobFailed(INSTRUMENT, done.job_id, done.state, done.error)
+        return await self.get_pattern(done.job_id)
