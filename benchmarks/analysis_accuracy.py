@@ -11,19 +11,39 @@ library (pymatgen structures, once per composition). Run it with OMP_NUM_THREADS
 
 Targets: weight fraction MAE <= 2 wt %; a and c within 0.003 A; size within 15 %; <= 1 s.
 
+Cycling: the early-life model is fitted in the run on the 80 training cells of
+``train_early_life_model`` (and checked equal to the committed JSON model), then predicts the
+cycle life of test cells never used for training (other cell ids, another Latin hypercube of
+(CC1, CC2)) from their first 100 cycles; baseline: the training cells' mean life. Also the
+fast-campaign variant (cycles 5 -> 50) and Severson's capacity features added. Speed: per-cycle
+metrics on 100 simulated cycles (10 s sampling), whole and streamed in 100-point batches.
+Simulating the cells dominates: ~10-15 min uncached on 2 cores, cached under benchmarks/.cache.
+
     .venv/bin/python benchmarks/analysis_accuracy.py [--recipes 60] [--seed 7] [--speed-runs 10]
+        [--test-cells 60] [--skip-xrd] [--skip-cycling]
 """
 
 import argparse
 import os
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 os.environ.setdefault("SPGLIB_OLD_ERROR_HANDLING", "0")
 
 import numpy as np
 
+from early_life_cells import SimulatedCell, design, points_of, simulate_cells
+from train_early_life_model import DEFINITION, train, training_cells
+from voltlab.analysis.cycling import (
+    ALL_FEATURES,
+    DELTA_Q_FEATURES,
+    CyclingPoints,
+    EarlyLifeModel,
+    FeatureDefinition,
+    IncrementalCycleMetrics,
+    cycle_metrics,
+)
 from voltlab.analysis.xrd import (
     LayeredComposition,
     XRDAnalysisError,
@@ -36,6 +56,7 @@ from voltlab.simulated_hardware.world.product import Product, make_product
 from voltlab.simulated_hardware.world.xrd import simulate_pattern
 
 PHASES = ("layered", "rocksalt", "li2co3")
+POINT_COLUMNS = ("time_s", "voltage_v", "current_a", "cycle")
 GRID = np.arange(10.0, 80.0 + 1e-9, 0.02)
 SPEED_GRID = np.linspace(10.0, 80.0, 5000)
 WAVELENGTH = 1.54056
@@ -269,6 +290,114 @@ def xrd_speed(runs: int, seed: int) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def life_rows(
+    label: str,
+    train_cells: list[SimulatedCell],
+    test_cells: list[SimulatedCell],
+    definition: FeatureDefinition,
+    names: tuple[str, ...],
+) -> tuple[EarlyLifeModel, list[tuple[str, str, str, str]]]:
+    """Fit on ``train_cells``, predict ``test_cells``: MAPE against the training-mean baseline,
+    and the prediction interval's coverage."""
+    model = train(train_cells, definition, names)
+    truth = np.array([c.cycle_life for c in test_cells])
+    predictions = [model.predict(points_of(c.trace)) for c in test_cells]
+    predicted = np.array([p.cycle_life for p in predictions])
+    naive = np.mean([c.cycle_life for c in train_cells])
+    error = np.abs(predicted / truth - 1)
+    covered = np.mean([p.lower <= t <= p.upper for p, t in zip(predictions, truth, strict=True)])
+    outside = sum(not p.in_training_range for p in predictions)
+    target = "<= 10" if definition == DEFINITION and names == DELTA_Q_FEATURES else ""
+    rows = [
+        (
+            f"{label}: life MAPE, %",
+            f"{100 * error.mean():.1f}",
+            f"{100 * np.mean(np.abs(naive / truth - 1)):.1f}",
+            target,
+        ),
+        (
+            f"{label}: max abs error, %",
+            f"{100 * error.max():.1f}",
+            f"{100 * np.max(np.abs(naive / truth - 1)):.1f}",
+            "",
+        ),
+        (
+            f"{label}: {100 * model.interval_level:.0f} % interval coverage (outside training range)",
+            f"{100 * covered:.0f} ({outside})",
+            "-",
+            f"~{100 * model.interval_level:.0f}",
+        ),
+    ]
+    return model, rows
+
+
+def cycling_accuracy(n_test: int) -> list[tuple[str, str, str, str]]:
+    """Rows of the early-life prediction table on simulated fast-charge cells."""
+    start = time.perf_counter()
+    train_cells = training_cells()
+    test_cells = simulate_cells(design("test", n_test, 2))
+    simulated = time.perf_counter() - start
+    lives = np.array([c.cycle_life for c in test_cells])
+    rows = [
+        (
+            "cells train / test (test life range)",
+            f"{len(train_cells)} / {len(test_cells)} ({lives.min():.0f}-{lives.max():.0f})",
+            "-",
+            ">= 50 test",
+        ),
+        ("simulating or loading the cells, s", f"{simulated:.0f}", "-", ""),
+    ]
+    fast = replace(DEFINITION, cycle_early=5, cycle_late=50)
+    for label, definition, names in (
+        ("dQ(V) 10->100", DEFINITION, DELTA_Q_FEATURES),
+        ("dQ(V)+capacity 10->100", DEFINITION, ALL_FEATURES),
+        ("dQ(V) 5->50", fast, DELTA_Q_FEATURES),
+    ):
+        model, part = life_rows(label, train_cells, test_cells, definition, names)
+        rows += part
+        if label == "dQ(V) 10->100":
+            same = model == EarlyLifeModel.load()
+            rows.append(
+                ("committed JSON model = refit in this run", "yes" if same else "NO", "-", "yes")
+            )
+    return rows
+
+
+def cycling_speed(runs: int) -> list[tuple[str, str, str, str]]:
+    """Per-cycle metric cost on 100 simulated cycles, whole and streamed in 100-point batches
+    (each batch validated as it arrives)."""
+    points = points_of(training_cells(1)[0].trace)
+    cycles = int(points.cycle[-1])
+    whole, streamed = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        cycle_metrics(points)
+        middle = time.perf_counter()
+        stream = IncrementalCycleMetrics()
+        for lo in range(0, len(points), 100):
+            # as a consumer of the cycler stream would: validate each batch of raw columns
+            batch = (getattr(points, c)[lo : lo + 100] for c in POINT_COLUMNS)
+            stream.feed(CyclingPoints(*batch))
+        stream.finish()
+        whole.append(middle - start)
+        streamed.append(time.perf_counter() - middle)
+    per_cycle = len(points) / cycles
+    return [
+        (
+            f"metrics, whole trace ({cycles} cycles x {per_cycle:.0f} pts), ms/cycle",
+            f"{1000 * statistics.median(whole) / cycles:.3f}",
+            "-",
+            "<= 1",
+        ),
+        (
+            "metrics, streamed in 100-point batches, ms/cycle",
+            f"{1000 * statistics.median(streamed) / cycles:.3f}",
+            "-",
+            "<= 1",
+        ),
+    ]
+
+
 def print_table(title: str, rows: list[tuple[str, str, str, str]]) -> None:
     header = ("metric", "analysis", "naive baseline", "target")
     widths = [max(len(r[k]) for r in [header, *rows]) for k in range(4)]
@@ -282,13 +411,24 @@ def main() -> None:
     parser.add_argument("--recipes", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--speed-runs", type=int, default=10)
+    parser.add_argument("--test-cells", type=int, default=60)
+    parser.add_argument("--skip-xrd", action="store_true")
+    parser.add_argument("--skip-cycling", action="store_true")
     args = parser.parse_args()
-    # Warm pymatgen's import and caches once, so timings measure the analysis.
-    xrd_speed(1, args.seed)
-    print_table(
-        "XRD (analysis/xrd)",
-        xrd_accuracy(args.recipes, args.seed) + xrd_speed(args.speed_runs, args.seed),
-    )
+    start = time.perf_counter()
+    if not args.skip_xrd:
+        # Warm pymatgen's import and caches once, so timings measure the analysis.
+        xrd_speed(1, args.seed)
+        print_table(
+            "XRD (analysis/xrd)",
+            xrd_accuracy(args.recipes, args.seed) + xrd_speed(args.speed_runs, args.seed),
+        )
+    if not args.skip_cycling:
+        print_table(
+            "Cycling (analysis/cycling)",
+            cycling_accuracy(args.test_cells) + cycling_speed(args.speed_runs),
+        )
+    print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":
