@@ -1,0 +1,224 @@
+"""The model-based planner: qLogNEHVI (or qLogNParEGO) over independent GPs, with fallbacks.
+
+Per ask: fit one SingleTaskGP per outcome on the encoded history, build the acquisition with the
+outcome constraints, the failure indicator and the pending points, and choose candidates one at a
+time (sequential greedy: each chosen candidate joins X_pending for the next). The simplex is a box
+in the encoded cube (bounded stick-breaking), so L-BFGS-B does the optimisation; categorical
+levels are enumerated with ``optimize_acqf_mixed``. Everything random is seeded from (seed, number
+of asks), so a planner restored from JSON makes the same next suggestion as the original.
+"""
+
+import logging
+from typing import Any, Literal
+
+import torch
+from botorch.acquisition import AcquisitionFunction
+from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+from botorch.acquisition.multi_objective.parego import qLogNParEGO
+from botorch.exceptions.errors import ModelFittingError
+from botorch.models import ModelListGP
+from botorch.optim import optimize_acqf, optimize_acqf_mixed
+from botorch.sampling.normal import SobolQMCNormalSampler
+from botorch.utils.multi_objective.hypervolume import infer_reference_point
+from botorch.utils.multi_objective.pareto import is_non_dominated
+from botorch.utils.sampling import sample_simplex
+from linear_operator.utils.errors import NanError, NotPSDError
+from pydantic import Field
+
+from voltlab.planners._base import HistoryPlanner, PlannerState
+from voltlab.planners._errors import PlannerInputError
+from voltlab.planners._models import (
+    TrainingData,
+    constraint_callables,
+    fit_models,
+    observed_feasible,
+    quiet_numerics,
+    training_data,
+)
+from voltlab.planners._parameters import FrozenModel
+from voltlab.planners._problem import Problem
+from voltlab.planners._records import Prediction, Reason, Suggestion
+from voltlab.planners._space import Point
+
+logger = logging.getLogger(__name__)
+
+MODEL_ERRORS = (ModelFittingError, NotPSDError, NanError)
+"""Failures of fitting or optimising that make the planner fall back to Sobol points."""
+
+
+class BoTorchOptions(FrozenModel):
+    """Knobs of :class:`BoTorchPlanner`; the defaults are BoTorch's tutorial settings.
+
+    ``min_observations`` defaults to ``2 * (d + 1)`` successful results (d: encoded dimension);
+    below it the planner returns Sobol points. ``duplicate_tolerance`` is the smallest distance
+    (encoded cube, Euclidean) a candidate may have from a pending, observed or chosen point.
+    """
+
+    acquisition: Literal["qlognehvi", "qlognparego"] = "qlognehvi"
+    mc_samples: int = Field(default=128, ge=1)
+    num_restarts: int = Field(default=10, ge=1)
+    raw_samples: int = Field(default=512, ge=1)
+    max_iterations: int = Field(default=200, ge=1)
+    timeout_sec: float | None = Field(default=None, gt=0)
+    min_observations: int | None = Field(default=None, ge=1)
+    duplicate_tolerance: float = Field(default=1e-6, ge=0)
+
+
+class BoTorchPlanner(HistoryPlanner):
+    """Multi-objective Bayesian optimisation with constraints, failures and pending points."""
+
+    kind = "botorch"
+
+    def __init__(
+        self, problem: Problem, seed: int = 0, options: BoTorchOptions | None = None
+    ) -> None:
+        if len(problem.objectives) < 2:
+            raise PlannerInputError(
+                "objectives", "multi-objective planning needs at least two objectives"
+            )
+        super().__init__(problem, seed)
+        self.options = options or BoTorchOptions()
+
+    def _options(self) -> dict[str, Any]:
+        return self.options.model_dump()
+
+    @classmethod
+    def _from_state(cls, state: PlannerState) -> "BoTorchPlanner":
+        return cls(state.problem, seed=state.seed, options=BoTorchOptions(**state.options))
+
+    @property
+    def min_observations(self) -> int:
+        return self.options.min_observations or 2 * (self.problem.space.dim + 1)
+
+    def _propose(self, n: int, pending: list[Point]) -> list[Suggestion]:
+        data = training_data(self.problem, self.history)
+        n_ok = data.x_ok.shape[0]
+        if n_ok < self.min_observations:
+            return self._fallback(
+                n, f"{n_ok} successful results, fewer than the {self.min_observations} needed"
+            )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed * 1_000_003 + self._asks)
+            try:
+                with quiet_numerics():
+                    return self._model_suggestions(n, data, pending)
+            except MODEL_ERRORS as exc:
+                return self._fallback(n, f"model failed: {type(exc).__name__}: {exc}")
+
+    def _fallback(self, n: int, why: str) -> list[Suggestion]:
+        logger.warning("planner falls back to Sobol points: %s", why)
+        reason = Reason(strategy="sobol", note=why)
+        return [
+            Suggestion(parameters=self.problem.space.decode(row.tolist()), reason=reason)
+            for row in self._sobol.draw(n)
+        ]
+
+    def _reference_point(self, data: TrainingData) -> torch.Tensor:
+        """Reference point in the signed (maximised) objective space, shape (M,)."""
+        if self.problem.reference_point is not None:
+            return torch.tensor(
+                [o.sign * self.problem.reference_point[o.name] for o in self.problem.objectives],
+                dtype=torch.float64,
+            )
+        objectives = data.y[:, : len(self.problem.objectives)]
+        feasible = objectives[observed_feasible(self.problem, data)]
+        pool = feasible if feasible.shape[0] else objectives
+        return infer_reference_point(pool[is_non_dominated(pool)])
+
+    def _acquisition(
+        self, model: ModelListGP, data: TrainingData, x_pending: torch.Tensor | None
+    ) -> AcquisitionFunction:
+        n_objectives = len(self.problem.objectives)
+        common: dict[str, Any] = {
+            "model": model,
+            "X_baseline": data.x_ok,
+            "sampler": SobolQMCNormalSampler(
+                sample_shape=torch.Size([self.options.mc_samples]),
+                seed=self.seed * 1_000_003 + self._asks,
+            ),
+            "objective": IdentityMCMultiOutputObjective(outcomes=list(range(n_objectives))),
+            "constraints": constraint_callables(self.problem, data) or None,
+            "X_pending": x_pending,
+            "prune_baseline": True,
+        }
+        if self.options.acquisition == "qlognparego":
+            weights = sample_simplex(n_objectives, dtype=torch.float64).squeeze(0)
+            return qLogNParEGO(scalarization_weights=weights, **common)
+        return qLogNoisyExpectedHypervolumeImprovement(
+            ref_point=self._reference_point(data), **common
+        )
+
+    def _optimise(self, acqf: AcquisitionFunction) -> torch.Tensor:
+        """The acquisition's best single point, shape ``1 x d``."""
+        dim = self.problem.space.dim
+        bounds = torch.stack([torch.zeros(dim), torch.ones(dim)]).to(torch.float64)
+        kwargs: dict[str, Any] = {
+            "acq_function": acqf,
+            "bounds": bounds,
+            "q": 1,
+            "num_restarts": self.options.num_restarts,
+            "raw_samples": self.options.raw_samples,
+            "options": {"maxiter": self.options.max_iterations},
+            "timeout_sec": self.options.timeout_sec,
+        }
+        fixed = self.problem.space.categorical_fixed_features()
+        if fixed:
+            candidate, _ = optimize_acqf_mixed(fixed_features_list=fixed, **kwargs)
+        else:
+            candidate, _ = optimize_acqf(**kwargs)
+        return candidate.detach()
+
+    def _model_suggestions(
+        self, n: int, data: TrainingData, pending: list[Point]
+    ) -> list[Suggestion]:
+        """Fit, build the acquisition, choose ``n`` points; numerical notices are silenced."""
+        space = self.problem.space
+        taken = torch.cat(
+            [data.x_all, torch.tensor([space.encode(p) for p in pending], dtype=torch.float64)]
+        ).reshape(-1, space.dim)
+        n_told = data.x_all.shape[0]
+        model = fit_models(space, data)
+        suggestions: list[Suggestion] = []
+        acqf: AcquisitionFunction | None = None
+        for _ in range(n):
+            x_pending = taken[n_told:] if taken.shape[0] > n_told else None
+            if acqf is None or self.options.acquisition == "qlognparego":
+                acqf = self._acquisition(model, data, x_pending)
+            else:
+                acqf.set_X_pending(x_pending)
+            point = space.decode(self._optimise(acqf)[0].tolist())
+            x = torch.tensor([space.encode(point)], dtype=torch.float64)
+            if torch.cdist(x, taken).min() <= self.options.duplicate_tolerance:
+                why = "model optimum repeats a pending or observed point"
+                suggestion = self._fallback(1, why)[0]
+                x = torch.tensor([space.encode(suggestion.parameters)], dtype=torch.float64)
+            else:
+                suggestion = Suggestion(parameters=point, reason=self._reason(acqf, model, x))
+            suggestions.append(suggestion)
+            taken = torch.cat([taken, x])
+        return suggestions
+
+    def _reason(self, acqf: AcquisitionFunction, model: ModelListGP, x: torch.Tensor) -> Reason:
+        """Acquisition value and posterior mean/std per outcome at ``x`` (1 x d)."""
+        with torch.no_grad():
+            value = float(acqf(x.unsqueeze(0)))
+            posterior = model.posterior(x)
+            mean = posterior.mean[0].tolist()
+            std = posterior.variance.clamp_min(0).sqrt()[0].tolist()
+        predicted = {
+            o.name: Prediction(mean=o.sign * mean[j], std=std[j])
+            for j, o in enumerate(self.problem.objectives)
+        }
+        first = len(self.problem.objectives)
+        for j, c in enumerate(self.problem.constraints):
+            predicted[c.name] = Prediction(mean=mean[first + j], std=std[first + j])
+        failure = None
+        if len(mean) > first + len(self.problem.constraints):
+            failure = min(1.0, max(0.0, mean[-1]))
+        return Reason(
+            strategy=self.options.acquisition,
+            acquisition_value=value,
+            predicted=predicted,
+            failure_risk=failure,
+        )

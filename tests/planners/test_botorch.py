@@ -1,0 +1,158 @@
+"""The BoTorch planner on small problems: suggestions, reasons, fallbacks, pending, restore."""
+
+import logging
+import math
+
+import pytest
+import torch
+from linear_operator.utils.errors import NotPSDError
+
+from tests.planners.conftest import FAST, nmc_result, toy_result
+from voltlab.planners import (
+    BoTorchPlanner,
+    Objective,
+    PlannerInputError,
+    Problem,
+    Result,
+    SobolPlanner,
+    _botorch,
+    planner_from_json,
+)
+
+SEED_POINTS = 8
+
+
+def _told(
+    problem: Problem, make: object, n: int = SEED_POINTS, **options: object
+) -> BoTorchPlanner:
+    planner = BoTorchPlanner(problem, seed=5, options=FAST.model_copy(update=options))
+    planner.tell([make(s.parameters) for s in SobolPlanner(problem, seed=1).ask(n)])
+    return planner
+
+
+def test_model_suggestions_are_feasible_and_explained(toy_problem: Problem) -> None:
+    planner = _told(toy_problem, toy_result)
+    suggestions = planner.ask(2)
+    assert len(suggestions) == 2
+    for suggestion in suggestions:
+        toy_problem.space.check_point(suggestion.parameters)
+        reason = suggestion.reason
+        assert reason.strategy == "qlognehvi"
+        assert reason.acquisition_value is not None and math.isfinite(reason.acquisition_value)
+        assert set(reason.predicted) == {"f", "g", "c"}
+        assert all(p.std >= 0 for p in reason.predicted.values())
+        # A failure was told (x > 0.85), so the failure indicator is modelled.
+        assert reason.failure_risk is not None and 0 <= reason.failure_risk <= 1
+    # The predicted means are in the objectives' own units and directions (g is minimised >= 0).
+    assert suggestions[0].reason.predicted["g"].mean > -0.5
+
+
+def test_failed_region_is_learnt_as_risky(toy_problem: Problem) -> None:
+    planner = _told(toy_problem, toy_result, n=10)
+    assert any(r.failed for r in planner.history)
+    data = _botorch.training_data(toy_problem, planner.history)
+    model = _botorch.fit_models(toy_problem.space, data)
+    inside, outside = torch.tensor([[0.97, 0.5]]), torch.tensor([[0.2, 0.5]])
+    with torch.no_grad():
+        risk = [float(model.posterior(x.double()).mean[0, -1]) for x in (inside, outside)]
+    assert risk[0] > 0.5 > risk[1]
+
+
+def test_simplex_and_categorical_suggestions_are_exact(nmc_problem: Problem) -> None:
+    planner = _told(nmc_problem, nmc_result, n=10, min_observations=10)
+    for suggestion in planner.ask(2):
+        point = suggestion.parameters
+        assert suggestion.reason.strategy == "qlognehvi"
+        assert abs(math.fsum(point[n] for n in ("ni", "mn", "co")) - 1.0) < 1e-9
+        nmc_problem.space.check_point(point)
+        assert point["dopant"] in ("none", "Al", "Mg")
+
+
+def test_restored_planner_asks_the_same_next_points(toy_problem: Problem) -> None:
+    planner = _told(toy_problem, toy_result)
+    planner.ask(1)
+    restored = planner_from_json(planner.to_json())
+    assert isinstance(restored, BoTorchPlanner)
+    assert restored.options == planner.options
+    assert [s.parameters for s in restored.ask(1)] == [s.parameters for s in planner.ask(1)]
+
+
+def test_never_proposes_a_pending_point(toy_problem: Problem) -> None:
+    """Regression for BoTorch issue 2983: sequential asks with pending points repeat them."""
+    planner = _told(toy_problem, toy_result)
+    pending: list[dict] = []
+    for _ in range(3):
+        (suggestion,) = planner.ask(1, pending=pending)
+        assert suggestion.reason.strategy == "qlognehvi"
+        new = torch.tensor(toy_problem.space.encode(suggestion.parameters))
+        for point in pending:
+            assert torch.dist(new, torch.tensor(toy_problem.space.encode(point))) > 1e-6
+        pending.append(suggestion.parameters)
+
+
+def test_a_repeated_point_is_replaced(
+    toy_problem: Problem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the optimiser lands on a pending point anyway, a fresh space-filling point is used."""
+    planner = _told(toy_problem, toy_result)
+    pending = {"x": 0.25, "y": 0.5}
+    encoded = torch.tensor([toy_problem.space.encode(pending)], dtype=torch.float64)
+    monkeypatch.setattr(BoTorchPlanner, "_optimise", lambda self, acqf: encoded)
+    (suggestion,) = planner.ask(1, pending=[pending])
+    assert suggestion.reason.strategy == "sobol"
+    assert "repeats a pending or observed point" in suggestion.reason.note
+    assert suggestion.parameters != pending
+
+
+def test_too_few_results_fall_back_to_sobol_with_a_warning(
+    toy_problem: Problem, caplog: pytest.LogCaptureFixture
+) -> None:
+    planner = _told(toy_problem, toy_result, n=3)
+    with caplog.at_level(logging.WARNING, logger="voltlab.planners"):
+        suggestions = planner.ask(2)
+    assert [s.reason.strategy for s in suggestions] == ["sobol", "sobol"]
+    assert "fewer than the 6 needed" in suggestions[0].reason.note
+    assert "falls back to Sobol" in caplog.text
+
+
+def test_all_failed_history_falls_back(toy_problem: Problem) -> None:
+    planner = BoTorchPlanner(toy_problem, options=FAST)
+    planner.tell([Result(parameters={"x": 0.1 * i, "y": 0.0}, failed=True) for i in range(8)])
+    (suggestion,) = planner.ask(1)
+    assert suggestion.reason.strategy == "sobol"
+    assert "0 successful results" in suggestion.reason.note
+
+
+def test_model_error_falls_back_instead_of_crashing(
+    toy_problem: Problem, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def not_psd(*_: object) -> None:
+        raise NotPSDError("matrix not positive definite")
+
+    planner = _told(toy_problem, toy_result)
+    monkeypatch.setattr(_botorch, "fit_models", not_psd)
+    with caplog.at_level(logging.WARNING, logger="voltlab.planners"):
+        (suggestion,) = planner.ask(1)
+    assert suggestion.reason.strategy == "sobol"
+    assert "NotPSDError" in suggestion.reason.note
+    assert "NotPSDError" in caplog.text
+
+
+def test_parego_option(toy_problem: Problem) -> None:
+    planner = _told(toy_problem, toy_result, acquisition="qlognparego")
+    suggestions = planner.ask(2)
+    assert [s.reason.strategy for s in suggestions] == ["qlognparego"] * 2
+    assert suggestions[0].parameters != suggestions[1].parameters
+
+
+def test_given_reference_point_is_used(toy_problem: Problem) -> None:
+    problem = toy_problem.model_copy(update={"reference_point": {"f": -1.0, "g": 3.0}})
+    planner = _told(problem, toy_result)
+    data = _botorch.training_data(problem, planner.history)
+    assert planner._reference_point(data).tolist() == [-1.0, -3.0]
+
+
+def test_single_objective_is_refused(toy_problem: Problem) -> None:
+    problem = toy_problem.model_copy(update={"objectives": [Objective(name="f")]})
+    with pytest.raises(PlannerInputError, match="at least two objectives"):
+        BoTorchPlanner(problem)
