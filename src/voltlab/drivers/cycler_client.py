@@ -7,13 +7,13 @@ from the first point it does not hold yet.
 """
 
 from collections.abc import AsyncIterator
-from types import TracebackType
 
 import zmq.asyncio
 
 from voltlab.drivers._jobs import wait_final
 from voltlab.drivers._point_stream import PointFollower
-from voltlab.drivers._zmq_rpc import ZmqRpc, curve_options
+from voltlab.drivers._zmq_client import ZmqInstrumentClient
+from voltlab.drivers._zmq_rpc import curve_options
 from voltlab.drivers.config import CyclerConfig
 from voltlab.protocol.cycler import (
     ChannelParams,
@@ -30,49 +30,15 @@ INSTRUMENT = "cycler"
 HEARTBEAT_CHANNEL = 0
 
 
-class CyclerClient:
+class CyclerClient(ZmqInstrumentClient):
     """``async with CyclerClient(config) as cycler:``; ``ctx`` may be shared with other clients."""
 
     def __init__(self, config: CyclerConfig, ctx: zmq.asyncio.Context | None = None) -> None:
-        self._owns_ctx = ctx is None
-        self._ctx = ctx or zmq.asyncio.Context()
-        self._config = config
         probe = (CyclerCommand.STATUS, ChannelParams(channel=HEARTBEAT_CHANNEL))
-        self._rpc = ZmqRpc(INSTRUMENT, config, self._ctx, probe)
+        super().__init__(INSTRUMENT, config, probe, ctx)
         self._follower = PointFollower(
             INSTRUMENT, config, self._ctx, curve_options(config), self.fetch, self.job
         )
-
-    async def __aenter__(self) -> "CyclerClient":
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    async def connect(self) -> None:
-        """Reach the cycler (raising InstrumentUnavailable or DriverTimeout), start the heartbeat."""
-        try:
-            await self._rpc.open()
-        except BaseException:
-            await self.close()
-            raise
-
-    async def close(self) -> None:
-        await self._rpc.close()
-        if self._owns_ctx:
-            self._ctx.destroy(linger=0)
-
-    @property
-    def healthy(self) -> bool:
-        return self._rpc.heartbeat.healthy
-
-    @property
-    def last_seen(self) -> float | None:
-        """``time.time()`` of the last reply from the cycler."""
-        return self._rpc.heartbeat.last_seen
 
     async def list_channels(self) -> list[ChannelStatus]:
         result = await self._rpc.call(CyclerCommand.LIST_CHANNELS, {})

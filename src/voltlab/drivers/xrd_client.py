@@ -4,12 +4,10 @@ Measurements are keyed by the caller's job id: resubmitting one returns the exis
 new client (after a restart) reattaches with :meth:`XRDClient.wait` and :meth:`get_pattern`.
 """
 
-from types import TracebackType
-
 import zmq.asyncio
 
 from voltlab.drivers._jobs import wait_final
-from voltlab.drivers._zmq_rpc import ZmqRpc
+from voltlab.drivers._zmq_client import ZmqInstrumentClient
 from voltlab.drivers.config import XRDConfig
 from voltlab.drivers.errors import CommandRefused, JobFailed
 from voltlab.protocol import ErrorCode, JobState
@@ -26,45 +24,11 @@ from voltlab.protocol.xrd import (
 INSTRUMENT = "xrd"
 
 
-class XRDClient:
+class XRDClient(ZmqInstrumentClient):
     """``async with XRDClient(config) as xrd:``; ``ctx`` may be shared with other clients."""
 
     def __init__(self, config: XRDConfig, ctx: zmq.asyncio.Context | None = None) -> None:
-        self._owns_ctx = ctx is None
-        self._ctx = ctx or zmq.asyncio.Context()
-        self._config = config
-        self._rpc = ZmqRpc(INSTRUMENT, config, self._ctx, (XRDCommand.STATUS, {}))
-
-    async def __aenter__(self) -> "XRDClient":
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    async def connect(self) -> None:
-        """Reach the stage (raising InstrumentUnavailable or DriverTimeout) and start the heartbeat."""
-        try:
-            await self._rpc.open()
-        except BaseException:
-            await self.close()
-            raise
-
-    async def close(self) -> None:
-        await self._rpc.close()
-        if self._owns_ctx:
-            self._ctx.destroy(linger=0)
-
-    @property
-    def healthy(self) -> bool:
-        return self._rpc.heartbeat.healthy
-
-    @property
-    def last_seen(self) -> float | None:
-        """``time.time()`` of the last reply from the stage."""
-        return self._rpc.heartbeat.last_seen
+        super().__init__(INSTRUMENT, config, (XRDCommand.STATUS, {}), ctx)
 
     async def status(self) -> StageStatus:
         return StageStatus.model_validate(await self._rpc.call(XRDCommand.STATUS, {}))
