@@ -2,10 +2,11 @@
 
 import json
 import os
-import selectors
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,23 +46,42 @@ def start_sim(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], dict[s
     return proc, ports
 
 
-def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 60.0) -> str:
-    assert proc.stdout is not None
-    seen = []
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if needle in line:
-            return "".join(seen)
-    proc.kill()
-    raise AssertionError(f"{needle!r} not printed within {timeout} s; output:\n{''.join(seen)}")
+class Output:
+    """Everything a subprocess prints, read by a thread so no buffered line is waited on."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        self._proc, self._stdout = proc, proc.stdout
+        self._queue: queue.Queue[str] = queue.Queue()
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._stdout:
+            self._queue.put(line)
+
+    def wait_for(self, needle: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                self.lines.append(self._queue.get(timeout=left))
+            except queue.Empty:
+                break
+            if needle in self.lines[-1]:
+                return "".join(self.lines)
+        self._proc.kill()
+        self.finish()
+        raise AssertionError(f"{needle!r} not printed within {timeout} s:\n{''.join(self.lines)}")
+
+    def finish(self, timeout: float = 30.0) -> str:
+        """Wait for the process to end; all it printed."""
+        self._proc.wait(timeout)
+        self._thread.join(timeout)
+        self._stdout.close()
+        while not self._queue.empty():
+            self.lines.append(self._queue.get())
+        return "".join(self.lines)
 
 
 def xrd_status(port: int) -> dict[str, object]:
@@ -81,15 +101,17 @@ def xrd_status(port: int) -> dict[str, object]:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_sim_serves_then_shuts_down_cleanly_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
     proc, ports = start_sim(tmp_path, "all")
+    output = Output(proc)
     try:
-        banner = wait_for_line(proc, READY)
+        banner = output.wait_for(READY)
         assert f"opc.tcp://127.0.0.1:{ports['robot']}/voltlab/robot/" in banner
         assert xrd_status(ports["xrd"])["state"] == "empty"
         proc.send_signal(sig)
-        out, _ = proc.communicate(timeout=30)
+        out = output.finish()
     finally:
         if proc.poll() is None:
             proc.kill()
+            output.finish()
     assert proc.returncode == 0, out
     assert "shutting down" in out
     assert "Traceback" not in out
@@ -98,14 +120,15 @@ def test_sim_serves_then_shuts_down_cleanly_on_signal(tmp_path: Path, sig: signa
 @pytest.mark.servers
 def test_sim_runs_a_single_instrument(tmp_path: Path) -> None:
     proc, ports = start_sim(tmp_path, "xrd")
+    output = Output(proc)
     try:
-        banner = wait_for_line(proc, READY)
+        banner = output.wait_for(READY)
         assert f"tcp://127.0.0.1:{ports['xrd']}" in banner
         assert "opc.tcp" not in banner
         assert xrd_status(ports["xrd"])["state"] == "empty"
     finally:
         proc.terminate()
-        proc.communicate(timeout=30)
+        output.finish()
     assert proc.returncode == 0
 
 

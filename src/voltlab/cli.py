@@ -24,11 +24,14 @@ ConfigOption = Annotated[
 
 
 def _setup_logging(verbose: bool) -> None:
+    """voltlab's own INFO messages; third-party libraries (asyncua logs every node it adds) only
+    from WARNING up, unless ``--verbose``."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING,
         format="%(name)s: %(message)s",
         handlers=[RichHandler(console=console, show_path=False)],
     )
+    logging.getLogger("voltlab").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def _parse_faults(specs: list[str]) -> dict[FaultKind, float]:
