@@ -6,7 +6,8 @@ objectives and 1 constraint from a smooth synthetic function, 200 told results, 
 - straightforward: the inputs as they are (dopant as an index fixed per category), ModelListGP of
   SingleTaskGP, qLogNEHVI, ``optimize_acqf_mixed(q=4)`` with the simplex as an equality
   constraint (which forces SLSQP);
-- voltlab: :class:`BoTorchPlanner` (stick-breaking simplex, L-BFGS-B, one-hot dopant).
+- voltlab: :class:`BoTorchPlanner` (stick-breaking simplex, L-BFGS-B, one-hot dopant whose levels
+  share one optimiser run per chosen point, 64 MC samples instead of 128).
 
 Both use 4 restarts and 256 raw samples. The two q=4 batches are scored with the same joint
 qLogNEHVI (the straightforward loop's model), so "equal or better" is on one yardstick.
@@ -164,7 +165,7 @@ def main() -> None:
 
     results = [truth(s.parameters) for s in RandomPlanner(PROBLEM, seed=0).ask(args.observations)]
     planner = BoTorchPlanner(
-        PROBLEM, seed=0, options=BoTorchOptions(num_restarts=4, raw_samples=256)
+        PROBLEM, seed=0, options=BoTorchOptions(num_restarts=4, raw_samples=256, mc_samples=64)
     )
     planner.tell(results)
     start = time.perf_counter()

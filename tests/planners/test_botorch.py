@@ -77,6 +77,17 @@ def test_restored_planner_asks_the_same_next_points(toy_problem: Problem) -> Non
     assert [s.parameters for s in restored.ask(1)] == [s.parameters for s in planner.ask(1)]
 
 
+def test_restored_planner_with_categorical_asks_the_same_next_points(
+    nmc_problem: Problem,
+) -> None:
+    """The categorical levels' shared optimiser run draws from the per-ask seeded generator."""
+    planner = _told(nmc_problem, nmc_result, n=10, min_observations=10)
+    restored = planner_from_json(planner.to_json())
+    ours, theirs = planner.ask(2), restored.ask(2)
+    assert [s.reason.strategy for s in ours] == ["qlognehvi"] * 2
+    assert [s.parameters for s in theirs] == [s.parameters for s in ours]
+
+
 def test_never_proposes_a_pending_point(toy_problem: Problem) -> None:
     """Regression for BoTorch issue 2983: sequential asks with pending points repeat them."""
     planner = _told(toy_problem, toy_result)

@@ -4,7 +4,7 @@ Per ask: fit one SingleTaskGP per outcome on the encoded history, build the acqu
 outcome constraints, the failure indicator and the pending points, and choose candidates one at a
 time (sequential greedy: each chosen candidate joins X_pending for the next). The simplex is a box
 in the encoded cube (bounded stick-breaking), so L-BFGS-B does the optimisation; categorical
-levels are enumerated with ``optimize_acqf_mixed``. Everything random is seeded from (seed, number
+levels share one optimiser run (see :mod:`voltlab.planners._mixed`). Everything random is seeded from (seed, number
 of asks), so a planner restored from JSON makes the same next suggestion as the original.
 """
 
@@ -18,7 +18,7 @@ from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputO
 from botorch.acquisition.multi_objective.parego import qLogNParEGO
 from botorch.exceptions.errors import ModelFittingError
 from botorch.models import ModelListGP
-from botorch.optim import optimize_acqf, optimize_acqf_mixed
+from botorch.optim import optimize_acqf
 from botorch.sampling.normal import SobolQMCNormalSampler
 from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from botorch.utils.multi_objective.pareto import is_non_dominated
@@ -28,6 +28,7 @@ from pydantic import Field
 
 from voltlab.planners._base import HistoryPlanner, PlannerState
 from voltlab.planners._errors import PlannerInputError
+from voltlab.planners._mixed import optimise_mixed
 from voltlab.planners._models import (
     TrainingData,
     constraint_callables,
@@ -164,9 +165,16 @@ class BoTorchPlanner(HistoryPlanner):
         }
         fixed = self.problem.space.categorical_fixed_features()
         if fixed:
-            candidate, _ = optimize_acqf_mixed(fixed_features_list=fixed, **kwargs)
-        else:
-            candidate, _ = optimize_acqf(**kwargs)
+            return optimise_mixed(
+                acqf,
+                dim,
+                fixed,
+                num_restarts=self.options.num_restarts,
+                raw_samples=self.options.raw_samples,
+                max_iterations=self.options.max_iterations,
+                timeout_sec=self.options.timeout_sec,
+            )
+        candidate, _ = optimize_acqf(**kwargs)
         return candidate.detach()
 
     def _model_suggestions(

@@ -101,7 +101,7 @@ class SearchSpace(FrozenModel):
         """Every combination of categorical levels as one-hot fixed features of the encoded cube.
 
         Empty when the space has no categorical parameter. One entry per combination, so the
-        optimiser runs once per combination (``optimize_acqf_mixed``'s ``fixed_features_list``).
+        optimiser holds one combination fixed per restart (``voltlab.planners._mixed``).
         """
         choices: list[list[dict[int, float]]] = []
         for parameter, start in zip(self.parameters, self._offsets(), strict=False):
