@@ -56,11 +56,42 @@ def _clip01(u: float) -> float:
     return min(1.0, max(0.0, float(u)))
 
 
-class ContinuousParameter(FrozenModel):
+class _SingleParameter(FrozenModel):
+    """One named knob whose cube coordinates are also its model inputs."""
+
+    name: str = Field(min_length=1)
+
+    @property
+    def names(self) -> list[str]:
+        return [self.name]
+
+    @property
+    def width(self) -> int:
+        return 1
+
+    @property
+    def model_width(self) -> int:
+        return self.width
+
+    def to_model(self, u: torch.Tensor) -> torch.Tensor:
+        """Cube coordinates (``... x width``) as model inputs: unchanged for this kind."""
+        return u
+
+
+class _NumberParameter(_SingleParameter):
+    """A number in ``[lower, upper]``, encoded linearly on one cube coordinate."""
+
+    lower: float
+    upper: float
+
+    def encode(self, point: Mapping[str, ParamValue]) -> list[float]:
+        return [(float(point[self.name]) - self.lower) / (self.upper - self.lower)]
+
+
+class ContinuousParameter(_NumberParameter):
     """A real-valued knob in ``[lower, upper]`` (units are the caller's, e.g. degrees C)."""
 
     kind: Literal["continuous"] = "continuous"
-    name: str = Field(min_length=1)
     lower: float
     upper: float
 
@@ -72,22 +103,6 @@ class ContinuousParameter(FrozenModel):
             raise ValueError(f"{self.name}: lower {self.lower} must be below upper {self.upper}")
         return self
 
-    @property
-    def names(self) -> list[str]:
-        return [self.name]
-
-    @property
-    def width(self) -> int:
-        return 1
-
-    @property
-    def model_width(self) -> int:
-        return self.width
-
-    def to_model(self, u: torch.Tensor) -> torch.Tensor:
-        """Cube coordinates (``... x width``) as model inputs: unchanged for this kind."""
-        return u
-
     def check(self, point: Mapping[str, object], where: str) -> dict[str, ParamValue]:
         field = f"{where}.{self.name}"
         value = _real(point[self.name], field)
@@ -95,19 +110,15 @@ class ContinuousParameter(FrozenModel):
             raise PlannerInputError(field, f"{value} outside [{self.lower}, {self.upper}]")
         return {self.name: value}
 
-    def encode(self, point: Mapping[str, ParamValue]) -> list[float]:
-        return [(float(point[self.name]) - self.lower) / (self.upper - self.lower)]
-
     def decode(self, u: Sequence[float]) -> dict[str, ParamValue]:
         value = self.lower + _clip01(u[0]) * (self.upper - self.lower)
         return {self.name: min(self.upper, max(self.lower, value))}
 
 
-class IntegerParameter(FrozenModel):
+class IntegerParameter(_NumberParameter):
     """An integer knob in ``[lower, upper]`` (e.g. number of calcination steps)."""
 
     kind: Literal["integer"] = "integer"
-    name: str = Field(min_length=1)
     lower: int
     upper: int
 
@@ -116,22 +127,6 @@ class IntegerParameter(FrozenModel):
         if self.lower >= self.upper:
             raise ValueError(f"{self.name}: lower {self.lower} must be below upper {self.upper}")
         return self
-
-    @property
-    def names(self) -> list[str]:
-        return [self.name]
-
-    @property
-    def width(self) -> int:
-        return 1
-
-    @property
-    def model_width(self) -> int:
-        return self.width
-
-    def to_model(self, u: torch.Tensor) -> torch.Tensor:
-        """Cube coordinates (``... x width``) as model inputs: unchanged for this kind."""
-        return u
 
     def check(self, point: Mapping[str, object], where: str) -> dict[str, ParamValue]:
         field = f"{where}.{self.name}"
@@ -142,18 +137,14 @@ class IntegerParameter(FrozenModel):
             raise PlannerInputError(field, f"{int(value)} outside [{self.lower}, {self.upper}]")
         return {self.name: int(value)}
 
-    def encode(self, point: Mapping[str, ParamValue]) -> list[float]:
-        return [(float(point[self.name]) - self.lower) / (self.upper - self.lower)]
-
     def decode(self, u: Sequence[float]) -> dict[str, ParamValue]:
         return {self.name: round(self.lower + _clip01(u[0]) * (self.upper - self.lower))}
 
 
-class CategoricalParameter(FrozenModel):
+class CategoricalParameter(_SingleParameter):
     """A choice among named levels (e.g. dopant: none, Al, Mg, Ti)."""
 
     kind: Literal["categorical"] = "categorical"
-    name: str = Field(min_length=1)
     levels: list[str] = Field(min_length=2)
 
     @model_validator(mode="after")
@@ -163,20 +154,8 @@ class CategoricalParameter(FrozenModel):
         return self
 
     @property
-    def names(self) -> list[str]:
-        return [self.name]
-
-    @property
     def width(self) -> int:
         return len(self.levels)
-
-    @property
-    def model_width(self) -> int:
-        return self.width
-
-    def to_model(self, u: torch.Tensor) -> torch.Tensor:
-        """Cube coordinates (``... x width``) as model inputs: unchanged for this kind."""
-        return u
 
     def check(self, point: Mapping[str, object], where: str) -> dict[str, ParamValue]:
         value = point[self.name]
