@@ -26,4 +26,5 @@ class RobotJob(BaseModel):
     source_sample_id: str | None = None
     """For cell assembly: the powder the cell is made from."""
     mass_g: float | None = None
+    """Synthesis: the powder batch's mass; assembly: the cell's active cathode mass (g)."""
     error: str | None = None

@@ -31,6 +31,7 @@ from voltlab.simulated_hardware.servers.robot_programs import (
     JobRecord,
     RobotHardware,
 )
+from voltlab.simulated_hardware.world.cell_types import CELL_CATHODE_MASS_G
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ class RobotJobs:
             progress=0.0,
             product_id=job_id,
             source_sample_id=sample_id,
+            mass_g=CELL_CATHODE_MASS_G,
         )
         return await self._enqueue(JobRecord(job))
 

@@ -8,6 +8,9 @@ import numpy as np
 from voltlab.protocol.cycler import CyclingProtocol
 from voltlab.simulated_hardware.world.cell_descriptors import CellDescriptors
 
+CELL_CATHODE_MASS_G = 0.015
+"""Active cathode mass of a robot-built coin cell, g (the robot reports it with the cell)."""
+
 
 @dataclass(frozen=True)
 class CellSpec:
@@ -18,7 +21,7 @@ class CellSpec:
 
     cell_id: str
     descriptors: CellDescriptors
-    cathode_mass_g: float = 0.015
+    cathode_mass_g: float = CELL_CATHODE_MASS_G
 
     @property
     def nominal_capacity_ah(self) -> float:
