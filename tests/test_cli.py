@@ -1,6 +1,5 @@
 """The ``voltlab`` command line as a user runs it: a subprocess, real ports, real signals."""
 
-import json
 import os
 import queue
 import signal
@@ -14,6 +13,7 @@ import pytest
 import zmq
 
 from tests.conftest import free_port
+from voltlab.orchestrator.store import Store
 from voltlab.protocol import Request, decode_reply, encode
 
 VOLTLAB = [sys.executable, "-m", "voltlab.cli"]
@@ -154,10 +154,10 @@ def test_sim_refuses_bad_arguments_by_name(tmp_path: Path) -> None:
 
 
 @pytest.mark.servers
-def test_demo_tours_the_lab_and_saves_results(tmp_path: Path) -> None:
+def test_demo_runs_a_closed_loop_campaign_and_keeps_it(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = subprocess.run(
-        [*VOLTLAB, "demo", "--out", str(out), "--cycles", "3"],
+        [*VOLTLAB, "demo", "--out", str(out), "--experiments", "4"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -165,12 +165,10 @@ def test_demo_tours_the_lab_and_saves_results(tmp_path: Path) -> None:
         env=os.environ | {"COLUMNS": "200"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    tour = json.loads((out / "tour.json").read_text())
-    assert tour["synthesis"]["state"] == "completed"
-    assert tour["xrd"]["points"] == 3501
-    assert any(18.0 < t < 19.5 for t in tour["xrd"]["peaks_two_theta"])  # (003)
-    capacities = tour["cycling"]["discharge_capacity_mah"]
-    assert len(capacities) == 3 and all(q > 0 for q in capacities)
-    for name in ("xrd_pattern.csv", "cycling_points.csv", "tour.png"):
-        assert (out / name).stat().st_size > 1000
-    assert "I(003)/I(104)" in result.stdout
+    with Store.open(out / "lab.sqlite") as store:
+        (campaign,) = store.campaigns()
+        experiments = store.experiments(campaign.id)
+    assert campaign.state == "completed" and "budget of 4 experiments" in (campaign.reason or "")
+    assert len(experiments) == 4 and all(e.state.is_final for e in experiments)
+    assert any(e.state == "completed" for e in experiments)
+    assert f"campaign {campaign.id}: completed" in result.stdout
