@@ -198,6 +198,9 @@ class CampaignEngine:
         if n < 1:
             return
         pending = [self._parameters[e] for e in self._active()]
+        await self._write(
+            lambda s: s.log_event(self.campaign_id, "planning", {"n": n, "pending": len(pending)})
+        )
         suggestions, state, took = await self._planner.ask(n, pending)
         initial = (
             ExperimentState.AWAITING_APPROVAL if self.campaign.approve else ExperimentState.QUEUED
