@@ -172,3 +172,13 @@ def test_demo_runs_a_closed_loop_campaign_and_keeps_it(tmp_path: Path) -> None:
     assert len(experiments) == 4 and all(e.state.is_final for e in experiments)
     assert any(e.state == "completed" for e in experiments)
     assert f"campaign {campaign.id}: completed" in result.stdout
+    assert "Pareto front" in result.stdout and "hypervolume" in result.stdout
+    assert (out / "report" / "index.html").exists()
+    bundle = tmp_path / "bundle"
+    exported = run_cli("export", campaign.id, str(bundle), "--lab", str(out / "lab.sqlite"))
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    assert (bundle / "ro-crate-metadata.json").exists() and (bundle / "campaign.yaml").exists()
+    unknown = run_cli(
+        "export", "no-such-campaign", str(tmp_path / "b2"), "--lab", str(out / "lab.sqlite")
+    )
+    assert unknown.returncode == 2 and "no-such-campaign" in unknown.stdout

@@ -10,7 +10,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from voltlab.cli_common import console, load_settings, setup_logging
+from voltlab.cli_common import console, fail, load_settings, setup_logging
+from voltlab.cli_data import COMMANDS as data_commands
+from voltlab.cli_data import print_results, report_to
 from voltlab.cli_render import experiments_table, live_progress
 from voltlab.errors import VoltlabError
 from voltlab.orchestrator import control
@@ -27,11 +29,6 @@ LabOption = Annotated[
 ]
 DEFAULT_LAB = Path("voltlab.sqlite")
 DEMO_CAMPAIGN = Path("examples/cathode_discovery.yaml")
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/] {exc}")
-    return typer.Exit(2)
 
 
 def _run_until_signalled(main: Coroutine[Any, Any, T]) -> T | None:
@@ -107,7 +104,7 @@ def run(
     try:
         campaign = load_campaign(campaign_file)
     except VoltlabError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     campaign_id = campaign_id or new_campaign_id(campaign)
     yaml_text = campaign_file.read_text()
     try:
@@ -115,7 +112,7 @@ def run(
             _run(campaign, yaml_text, lab, campaign_id, sim, acceleration, events)
         )
     except (VoltlabError, ConnectionError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     _finish(lab, row, campaign_id, campaign)
 
 
@@ -130,7 +127,7 @@ def demo(
     try:
         base = load_campaign(campaign_file)
     except (VoltlabError, FileNotFoundError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     fields = {name: getattr(base, name) for name in type(base).model_fields}
     campaign = Campaign(
         **fields
@@ -153,6 +150,9 @@ def demo(
         _run(campaign, campaign_file.read_text(), lab, campaign_id, True, float("inf"), None)
     )
     _finish(lab, row, campaign_id, campaign)
+    print_results(lab, campaign_id)
+    page = report_to(lab, campaign_id, out / "report")
+    console.print(f"report: {page}")
 
 
 def status(
@@ -163,7 +163,7 @@ def status(
 ) -> None:
     """Campaigns in a lab file, or one campaign's experiments."""
     if not lab.exists():
-        raise _fail(FileNotFoundError(f"no lab file {lab}"))
+        raise fail(FileNotFoundError(f"no lab file {lab}"))
     with Store.open(lab) as store:
         if campaign_id is None:
             table = Table("campaign", "state", "experiments", "reason", title=str(lab))
@@ -176,7 +176,7 @@ def status(
         try:
             row = store.campaign(campaign_id)
         except VoltlabError as exc:
-            raise _fail(exc) from exc
+            raise fail(exc) from exc
         names = [o["name"] for o in row.config["objectives"]] + [
             c["name"] for c in row.config.get("constraints", [])
         ]
@@ -186,12 +186,12 @@ def status(
 
 def _act(lab: Path, action: Callable[[Store], Any]) -> None:
     if not lab.exists():
-        raise _fail(FileNotFoundError(f"no lab file {lab}"))
+        raise fail(FileNotFoundError(f"no lab file {lab}"))
     with Store.open(lab) as store:
         try:
             event = action(store)
         except VoltlabError as exc:
-            raise _fail(exc) from exc
+            raise fail(exc) from exc
     console.print(f"{event['kind']}: {event['data']}")
 
 
@@ -243,7 +243,7 @@ def manual(
     for item in parameters:
         name, sep, value = item.partition("=")
         if not sep:
-            raise _fail(ValueError(f"{item!r}: expected NAME=VALUE"))
+            raise fail(ValueError(f"{item!r}: expected NAME=VALUE"))
         try:
             point[name] = float(value)
         except ValueError:
@@ -257,5 +257,5 @@ COMMANDS: list[Callable[..., None]] = [
 
 
 def register(app: typer.Typer) -> None:
-    for command in COMMANDS:
+    for command in [*COMMANDS, *data_commands]:
         app.command()(command)

@@ -41,3 +41,9 @@ def load_settings(config: Path | None, **overrides: Any) -> SimSettings:
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise typer.BadParameter(f"{source}: {problems}", param_hint="--config") from exc
+
+
+def fail(exc: Exception) -> typer.Exit:
+    """Print ``exc`` as a one-line error; raise the returned Exit (status 2)."""
+    console.print(f"[red]error:[/] {exc}")
+    return typer.Exit(2)
