@@ -23,16 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from voltlab.drivers import CyclerConfig, DriverConfig, RobotConfig, XRDConfig
+from voltlab.drivers import DriverConfig
 from voltlab.drivers.devices import Cycler, Robot, XRDStage
 from voltlab.drivers.documents import ValidatingSink
 from voltlab.drivers.plans import assemble_cell, cycle_cell, measure_xrd, synthesize
 from voltlab.drivers.session import BlueskySession
 from voltlab.protocol import Recipe
 from voltlab.protocol.cycler import CellRef, GalvanostaticCycling
+from voltlab.simlab import driver_config, with_free_ports
 from voltlab.simulated_hardware.config import SimSettings, load_sim_settings
 from voltlab.simulated_hardware.lab import running_lab
-from voltlab.tour import with_free_ports
 
 RECIPE = Recipe(
     ni=0.8, mn=0.1, co=0.1, li_excess=0.03, calcination_temperature_c=800.0, calcination_time_h=10.0
@@ -61,19 +61,6 @@ def simulated_lab(settings: SimSettings) -> Iterator[None]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(START_TIMEOUT_S)
         loop.close()
-
-
-def driver_config(settings: SimSettings) -> DriverConfig:
-    """Where the drivers find the lab: the only thing that changes for real instruments."""
-    robot, cycler, xrd = settings.robot, settings.cycler, settings.xrd
-    return DriverConfig(
-        robot=RobotConfig(url=f"opc.tcp://{robot.host}:{robot.port}{robot.endpoint_path}"),
-        cycler=CyclerConfig(
-            endpoint=f"tcp://{cycler.host}:{cycler.command_port}",
-            stream_endpoint=f"tcp://{cycler.host}:{cycler.stream_port}",
-        ),
-        xrd=XRDConfig(endpoint=f"tcp://{xrd.host}:{xrd.port}"),
-    )
 
 
 def run_session(config: DriverConfig, cycles: int) -> ValidatingSink:

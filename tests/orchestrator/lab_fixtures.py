@@ -9,21 +9,18 @@ Use from a test module with ``from tests.orchestrator.lab_fixtures import lab_ru
 """
 
 import asyncio
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from voltlab.drivers import CyclerConfig, DriverConfig, RobotConfig, XRDConfig
+from voltlab.drivers import CyclerClient, DriverConfig
 from voltlab.orchestrator.campaign import Campaign, PlannerSpec, load_campaign
-from voltlab.orchestrator.engine import CampaignEngine
-from voltlab.orchestrator.events import EventBus
-from voltlab.orchestrator.instruments import connected_instruments
-from voltlab.orchestrator.store import AsyncStore, Store
-from voltlab.simulated_hardware.config import SimSettings, load_sim_settings
-from voltlab.simulated_hardware.lab import running_lab
+from voltlab.orchestrator.runs import run_campaign
+from voltlab.orchestrator.store import Store
+from voltlab.simlab import simulated_lab
+from voltlab.simulated_hardware.config import load_sim_settings
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "cathode_discovery.yaml"
 CAMPAIGN_ID = "lab-api"
@@ -39,35 +36,7 @@ class LabRun:
     """Cycler job id -> the number of points the cycler says the job produced."""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _settings(state_dir: Path) -> SimSettings:
-    return load_sim_settings(
-        acceleration=float("inf"),
-        state_dir=state_dir,
-        robot={"port": _free_port()},
-        cycler={"command_port": _free_port(), "stream_port": _free_port()},
-        xrd={"port": _free_port()},
-    )
-
-
-def _drivers(settings: SimSettings) -> DriverConfig:
-    robot, cycler, xrd = settings.robot, settings.cycler, settings.xrd
-    return DriverConfig(
-        robot=RobotConfig(url=f"opc.tcp://127.0.0.1:{robot.port}{robot.endpoint_path}"),
-        cycler=CyclerConfig(
-            endpoint=f"tcp://127.0.0.1:{cycler.command_port}",
-            stream_endpoint=f"tcp://127.0.0.1:{cycler.stream_port}",
-        ),
-        xrd=XRDConfig(endpoint=f"tcp://127.0.0.1:{xrd.port}"),
-    )
-
-
-def small_campaign(settings: SimSettings) -> Campaign:
+def small_campaign(instruments: DriverConfig) -> Campaign:
     base = load_campaign(EXAMPLE)
     fields = {name: getattr(base, name) for name in type(base).model_fields}
     return Campaign(
@@ -75,38 +44,27 @@ def small_campaign(settings: SimSettings) -> Campaign:
             **fields,
             "budget": base.budget.model_copy(update={"experiments": EXPERIMENTS}),
             "planner": PlannerSpec(kind="sobol"),
-            "instruments": _drivers(settings),
+            "instruments": instruments,
         }
     )
 
 
 async def _run(path: Path, state_dir: Path) -> dict[str, int]:
-    settings = _settings(state_dir)
-    campaign = small_campaign(settings)
-    async with running_lab(settings):
-        store = AsyncStore(Store.open(path))
-        try:
-            await store.call(
-                lambda s: s.create_campaign(
-                    CAMPAIGN_ID, campaign.name, EXAMPLE.read_text(),
-                    campaign.model_dump(mode="json"), campaign.seed, {},
-                )
-            )  # fmt: skip
-            needed = {i for i in ("robot", "xrd", "cycler") if campaign.needs(i)}
-            async with connected_instruments(campaign.instruments, needed) as instruments:
-                engine = CampaignEngine(store, CAMPAIGN_ID, campaign, instruments, EventBus())
-                await asyncio.wait_for(engine.run(), CAMPAIGN_TIMEOUT_S)
-                experiments = await store.call(lambda s: s.experiments(CAMPAIGN_ID))
-                jobs = [
-                    step.job_id
-                    for e in experiments
-                    for step in await store.call(lambda s, e=e: s.steps(e.id))
-                    if step.kind == "cycle" and step.job_id
-                ]
-                assert instruments.cycler is not None
-                return {job: (await instruments.cycler.job(job)).points for job in jobs}
-        finally:
-            store.close()
+    settings = load_sim_settings(acceleration=float("inf"), state_dir=state_dir)
+    async with simulated_lab(settings) as endpoints:
+        campaign = small_campaign(endpoints)
+        run = run_campaign(path, campaign, EXAMPLE.read_text(), CAMPAIGN_ID)
+        await asyncio.wait_for(run, CAMPAIGN_TIMEOUT_S)
+        with Store.open(path) as store:
+            jobs = [
+                step.job_id
+                for e in store.experiments(CAMPAIGN_ID)
+                for step in store.steps(e.id)
+                if step.kind == "cycle" and step.job_id
+            ]
+        assert endpoints.cycler is not None
+        async with CyclerClient(endpoints.cycler) as cycler:
+            return {job: (await cycler.job(job)).points for job in jobs}
 
 
 _RUNS: dict[Path, LabRun] = {}

@@ -7,8 +7,6 @@ remember job ids across campaigns.
 """
 
 import contextlib
-import importlib.metadata
-import platform
 import time
 from pathlib import Path
 
@@ -17,18 +15,9 @@ from voltlab.orchestrator.engine import CampaignEngine
 from voltlab.orchestrator.errors import CampaignError
 from voltlab.orchestrator.events import EventBus, ZmqEventPublisher
 from voltlab.orchestrator.instruments import connected_instruments
+from voltlab.orchestrator.software import software_versions
 from voltlab.orchestrator.steps import EngineSettings
 from voltlab.orchestrator.store import AsyncStore, CampaignRow, Store
-
-SOFTWARE = ("voltlab", "botorch", "torch", "asyncua", "pyzmq", "pybamm", "pymatgen", "numpy")
-
-
-def software_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in SOFTWARE:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            versions[name] = importlib.metadata.version(name)
-    return versions
 
 
 def new_campaign_id(campaign: Campaign) -> str:

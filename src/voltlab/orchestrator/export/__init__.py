@@ -28,7 +28,7 @@ from voltlab.orchestrator.export._replay import (
     queue_replay,
     replay_plan,
 )
-from voltlab.orchestrator.export._software import software_versions
+from voltlab.orchestrator.software import software_versions
 
 __all__ = [
     "BDF_COLUMNS",

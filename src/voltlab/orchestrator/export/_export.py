@@ -26,9 +26,9 @@ from voltlab.orchestrator.export._format import (
     BundleError,
 )
 from voltlab.orchestrator.export._measurements import write_measurements
-from voltlab.orchestrator.export._software import software_versions
 from voltlab.orchestrator.export._tables import experiments_frame, samples_frame, steps_frame
 from voltlab.orchestrator.export._writer import BundleWriter
+from voltlab.orchestrator.software import software_versions
 from voltlab.orchestrator.store import SCHEMA_VERSION, CampaignRow, Store
 
 log = logging.getLogger(__name__)

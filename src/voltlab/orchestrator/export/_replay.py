@@ -21,7 +21,7 @@ from voltlab.orchestrator.control import add_manual
 from voltlab.orchestrator.errors import CampaignError
 from voltlab.orchestrator.export._format import CAMPAIGN_YAML, EXPERIMENTS, BundleError
 from voltlab.orchestrator.export._reading import BundleReader
-from voltlab.orchestrator.export._software import software_versions
+from voltlab.orchestrator.software import software_versions
 from voltlab.orchestrator.states import ExperimentState
 from voltlab.orchestrator.store import Store
 

@@ -1,4 +1,4 @@
-"""The software a bundle was produced with: Python and the installed versions of the packages
+"""The software a campaign ran with (kept in the lab file and in export bundles): Python and the installed versions of the packages
 whose behaviour shapes a campaign's results (planning, simulation, analysis, transport)."""
 
 import platform
