@@ -43,6 +43,8 @@ from voltlab.protocol import ErrorCode
 log = logging.getLogger(__name__)
 
 OUTAGE_BACKOFF_S = (0.2, 5.0)
+WAITED_OUT = (InstrumentUnavailable, DriverProtocolError, DriverTimeout, CommandRefused)
+"""Errors a step waits out (CommandRefused only as UNKNOWN_JOB: a restarted instrument)."""
 
 
 class ExperimentRunner:
@@ -232,27 +234,33 @@ class ExperimentRunner:
         return await self.store.call(lambda s: s.step(step_id))
 
     async def _through_outages(self, ctx: StepContext) -> StepOutcome:
-        """Run the step's executor, waiting out instrument outages with the same job id."""
+        """Run the step's executor, waiting out instrument outages with the same job id.
+
+        An instrument restarted during the outage may have forgotten the job (it answers
+        UNKNOWN_JOB): the executor runs again with the same job id, which submits it anew."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.settings.outage_timeout_s
         delay = OUTAGE_BACKOFF_S[0]
         while True:
             try:
                 return await EXECUTORS[ctx.step.kind](ctx)
-            except (InstrumentUnavailable, DriverProtocolError, DriverTimeout) as exc:
+            except WAITED_OUT as exc:
                 if isinstance(exc, DriverTimeout) and exc.command.startswith("job "):
                     raise  # the job itself overran its deadline: stuck, not an outage
+                if isinstance(exc, CommandRefused) and exc.code is not ErrorCode.UNKNOWN_JOB:
+                    raise  # the device's answer, not an outage
+                forgotten = isinstance(exc, CommandRefused)
                 if loop.time() > give_up:
                     raise StepFailed(
                         f"{exc.instrument} unavailable for over "
                         f"{self.settings.outage_timeout_s:.0f} s: {exc}"
                     ) from exc
                 await self._write(
-                    lambda s, e=exc: s.log_event(
+                    lambda s, e=exc, f=forgotten: s.log_event(
                         ctx.experiment.campaign_id,
                         "instrument",
-                        {"instrument": e.instrument, "state": "unavailable", "error": str(e),
-                         "step_id": ctx.step.id},
+                        {"instrument": e.instrument, "state": "restarted" if f else "unavailable",
+                         "error": str(e), "step_id": ctx.step.id},
                     )
                 )  # fmt: skip
                 await asyncio.sleep(delay)

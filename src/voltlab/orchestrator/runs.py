@@ -13,7 +13,7 @@ from pathlib import Path
 from voltlab.orchestrator.campaign import Campaign
 from voltlab.orchestrator.engine import CampaignEngine
 from voltlab.orchestrator.errors import CampaignError
-from voltlab.orchestrator.events import EventBus, ZmqEventPublisher
+from voltlab.orchestrator.events import Event, EventBus, ZmqEventPublisher
 from voltlab.orchestrator.instruments import connected_instruments
 from voltlab.orchestrator.software import software_versions
 from voltlab.orchestrator.steps import EngineSettings
@@ -31,10 +31,17 @@ def _comparable(campaign: Campaign) -> dict:
 def prepare(store: Store, campaign: Campaign, yaml_text: str, campaign_id: str | None) -> str:
     """Create the campaign in the store, or check that ``campaign_id`` there is this campaign.
     Returns the id."""
+    return _prepared(store, campaign, yaml_text, campaign_id)[0]
+
+
+def _prepared(
+    store: Store, campaign: Campaign, yaml_text: str, campaign_id: str | None
+) -> tuple[str, Event | None]:
+    """:func:`prepare`, also returning the "created" event of a new campaign (to publish)."""
     campaign_id = campaign_id or new_campaign_id(campaign)
     known = {row.id: row for row in store.campaigns()}
     if campaign_id not in known:
-        store.create_campaign(
+        _, created = store.create_campaign(
             campaign_id,
             campaign.name,
             yaml_text,
@@ -42,14 +49,14 @@ def prepare(store: Store, campaign: Campaign, yaml_text: str, campaign_id: str |
             campaign.seed,
             software_versions(),
         )
-        return campaign_id
+        return campaign_id, created
     stored = known[campaign_id]
     if {k: v for k, v in stored.config.items() if k != "instruments"} != _comparable(campaign):
         raise CampaignError(
             f"{store.path}: campaign {campaign_id} was started from a different campaign file; "
             "resume it with the same file (only instrument endpoints may change)"
         )
-    return campaign_id
+    return campaign_id, None
 
 
 async def run_campaign(
@@ -65,13 +72,17 @@ async def run_campaign(
     bus = bus or EventBus()
     store = AsyncStore(Store.open(lab_path))
     try:
-        campaign_id = await store.call(lambda s: prepare(s, campaign, yaml_text, campaign_id))
-        needed = {name for name in ("robot", "xrd", "cycler") if campaign.needs(name)}
         async with contextlib.AsyncExitStack() as stack:
             if events_endpoint is not None:
                 publisher = ZmqEventPublisher(bus, events_endpoint)
                 publisher.start()
                 stack.push_async_callback(publisher.close)
+            campaign_id, created = await store.call(
+                lambda s: _prepared(s, campaign, yaml_text, campaign_id)
+            )
+            if created is not None:
+                bus.publish(created)
+            needed = {name for name in ("robot", "xrd", "cycler") if campaign.needs(name)}
             instruments = await stack.enter_async_context(
                 connected_instruments(campaign.instruments, needed)
             )
