@@ -154,6 +154,7 @@ def test_sim_refuses_bad_arguments_by_name(tmp_path: Path) -> None:
 
 
 @pytest.mark.servers
+@pytest.mark.timeout(400)
 def test_demo_runs_a_closed_loop_campaign_and_keeps_it(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = subprocess.run(

@@ -111,6 +111,7 @@ def wait_until(lab: Path, condition: Condition, proc: subprocess.Popen[bytes]) -
 
 
 @pytest.mark.servers
+@pytest.mark.timeout(DEADLINE_S * 3)
 def test_killed_orchestrator_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
     sim, instruments = start_sim(tmp_path / "sim-state")
     try:
