@@ -37,7 +37,7 @@ from voltlab.orchestrator.steps import (
     StepOutcome,
     outcomes_of,
 )
-from voltlab.orchestrator.store import AsyncStore, ExperimentRow, StepRow
+from voltlab.orchestrator.store import AsyncStore, ExperimentRow, StepRow, Store
 from voltlab.protocol import ErrorCode
 
 log = logging.getLogger(__name__)
@@ -226,12 +226,16 @@ class ExperimentRunner:
     async def _start_attempt(self, step_id: str, attempt: int, unit: str | None) -> StepRow:
         """Commit the attempt's job id (the instrument's idempotency key) before using it."""
         job_id = f"{step_id}-a{attempt}"
-        await self._write(
-            lambda s: s.set_step_state(
+
+        def start(store: Store) -> tuple[Event, StepRow]:
+            event = store.set_step_state(
                 step_id, StepState.RUNNING, job_id=job_id, attempt=attempt, resource=unit
             )
-        )
-        return await self.store.call(lambda s: s.step(step_id))
+            return event, store.step(step_id)
+
+        event, step = await self.store.call(start)
+        self.publish(event)
+        return step
 
     async def _through_outages(self, ctx: StepContext) -> StepOutcome:
         """Run the step's executor, waiting out instrument outages with the same job id.

@@ -167,7 +167,7 @@ def migrate(db: Database, path: str) -> int:
             f"{SCHEMA_VERSION}; upgrade voltlab to open it"
         )
     for version in range(found, SCHEMA_VERSION):
-        with db.conn:
+        with db.atomic():
             if version == 0:
                 db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
             MIGRATIONS[version](db)
