@@ -6,13 +6,14 @@ from typing import Annotated
 
 import typer
 
-from voltlab import cli_campaign
+from voltlab import cli_campaign, cli_serve
 from voltlab.cli_common import ConfigOption, console, load_settings, setup_logging
 from voltlab.simulated_hardware.faults import FaultKind
 from voltlab.simulated_hardware.lab import Instrument, serve_until_signalled
 
 app = typer.Typer(no_args_is_help=True, help="voltlab: a self-driving lab for battery materials.")
 cli_campaign.register(app)
+cli_serve.register(app)
 
 
 def _parse_faults(specs: list[str]) -> dict[FaultKind, float]:

@@ -348,3 +348,5 @@ class CampaignEngine:
                 await instruments.cycler.stop(job_id)
             elif kind in ("synthesize", "assemble_cell") and instruments.robot is not None:
                 await instruments.robot.abort(job_id)
+            elif kind == "xrd" and instruments.xrd is not None:
+                await instruments.xrd.reset()  # aborts the running measurement

@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 
 OUTAGE_BACKOFF_S = (0.2, 5.0)
 WAITED_OUT = (InstrumentUnavailable, DriverProtocolError, DriverTimeout, CommandRefused)
-"""Errors a step waits out (CommandRefused only as UNKNOWN_JOB: a restarted instrument)."""
+"""Errors a step waits out (CommandRefused only with one of ``WAITED_OUT_CODES``)."""
+WAITED_OUT_CODES = {ErrorCode.UNKNOWN_JOB, ErrorCode.BUSY}
+"""A restarted instrument that forgot the job; an instrument still finishing other work."""
 
 
 class ExperimentRunner:
@@ -251,7 +253,7 @@ class ExperimentRunner:
             except WAITED_OUT as exc:
                 if isinstance(exc, DriverTimeout) and exc.command.startswith("job "):
                     raise  # the job itself overran its deadline: stuck, not an outage
-                if isinstance(exc, CommandRefused) and exc.code is not ErrorCode.UNKNOWN_JOB:
+                if isinstance(exc, CommandRefused) and exc.code not in WAITED_OUT_CODES:
                     raise  # the device's answer, not an outage
                 forgotten = isinstance(exc, CommandRefused)
                 if loop.time() > give_up:

@@ -7,10 +7,11 @@ class is synchronous and owns one connection; :class:`~voltlab.orchestrator.stor
 runs it on a worker thread for the engine.
 """
 
+import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,25 @@ class Store:
     def close(self) -> None:
         self.db.conn.close()
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction that takes the write lock at BEGIN (IMMEDIATE): another process
+        writing to the lab file (the CLI, the API) makes it wait up to the busy timeout instead
+        of failing when a read turns into a write."""
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.db.conn.execute("COMMIT")
+
     def __enter__(self) -> "Store":
         return self
 
@@ -88,7 +108,7 @@ class Store:
 
     def log_event(self, campaign_id: str, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Append an event (no state change) and return it with its sequence number."""
-        with self.db.atomic():
+        with self._write():
             return self._event(campaign_id, kind, data)
 
     def events(self, campaign_id: str | None = None, after: int = 0, limit: int = 10_000) -> list:
@@ -112,7 +132,7 @@ class Store:
     ) -> tuple[CampaignRow, dict[str, Any]]:
         if self.db["campaigns"].count_where("id = ?", [campaign_id]):
             raise StoreError(f"{self.path}: campaign {campaign_id!r} exists already")
-        with self.db.atomic():
+        with self._write():
             self.db["campaigns"].insert(
                 {
                     "id": campaign_id,
@@ -149,7 +169,7 @@ class Store:
             updates["started_at"] = now
         if state.is_final:
             updates["finished_at"] = now
-        with self.db.atomic():
+        with self._write():
             self.db["campaigns"].update(campaign_id, updates)
             return self._event(campaign_id, "campaign", {"state": state.value, "reason": reason})
 
@@ -161,12 +181,12 @@ class Store:
         state = self.campaign(campaign_id).state
         if request is not None and state.is_final:
             raise StoreError(f"campaign {campaign_id} is {state}: cannot {request} it")
-        with self.db.atomic():
+        with self._write():
             self.db["campaigns"].update(campaign_id, {"requested": request})
             return self._event(campaign_id, "request", {"request": request})
 
     def save_planner_state(self, campaign_id: str, state: str) -> None:
-        with self.db.atomic():
+        with self._write():
             self.db["campaigns"].update(campaign_id, {"planner_state": state})
 
     # -- experiments -----------------------------------------------------------------------
@@ -185,7 +205,7 @@ class Store:
         """Create the next experiment with its pending steps, in one transaction together with
         the planner's new state and the decision that proposed it."""
         now = time.time()
-        with self.db.atomic():
+        with self._write():
             number = self.db.execute(
                 "SELECT COALESCE(MAX(number), 0) + 1 FROM experiments WHERE campaign_id = ?",
                 [campaign_id],
@@ -274,7 +294,7 @@ class Store:
             updates["outcomes"] = _json(dict(outcomes))
         if failure is not None:
             updates["failure"] = failure
-        with self.db.atomic():
+        with self._write():
             self.db["experiments"].update(experiment_id, updates)
             return self._event(
                 current.campaign_id,
@@ -292,13 +312,13 @@ class Store:
     ) -> None:
         """Mark the experiment's result as learnt by the planner, with the planner's new state."""
         row = self.experiment(experiment_id)
-        with self.db.atomic():
+        with self._write():
             self.db["experiments"].update(experiment_id, {"told": 1, "result": _json(dict(result))})
             self.db["campaigns"].update(row.campaign_id, {"planner_state": planner_state})
 
     def set_excluded(self, experiment_id: str, excluded: bool, reason: str | None) -> dict:
         row = self.experiment(experiment_id)
-        with self.db.atomic():
+        with self._write():
             self.db["experiments"].update(
                 experiment_id, {"excluded": int(excluded), "exclude_reason": reason}
             )
@@ -350,7 +370,7 @@ class Store:
         if state.is_final:
             updates["finished_at"] = now
         campaign_id = self.experiment(current.experiment_id).campaign_id
-        with self.db.atomic():
+        with self._write():
             self.db["steps"].update(step_id, updates)
             return self._event(
                 campaign_id,
@@ -382,7 +402,7 @@ class Store:
         if self.db["samples"].count_where("id = ?", [sample_id]):
             return None
         campaign_id = self.experiment(experiment_id).campaign_id
-        with self.db.atomic():
+        with self._write():
             self.db["samples"].insert(
                 {
                     "id": sample_id,
@@ -415,7 +435,7 @@ class Store:
         n = len(columns["time_s"])
         seqs = range(first_seq, first_seq + n)
         rows = zip([job_id] * n, seqs, *(columns[c] for c in POINT_COLUMNS), strict=True)
-        with self.db.atomic():
+        with self._write():
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO cycling_points VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
             )
@@ -438,7 +458,7 @@ class Store:
         return {name: data[:, i] for i, name in enumerate(POINT_COLUMNS)}
 
     def add_cycle_metrics(self, job_id: str, metrics: Sequence[Mapping[str, Any]]) -> None:
-        with self.db.atomic():
+        with self._write():
             self.db["cycle_metrics"].upsert_all(
                 ({"job_id": job_id, "cycle": m["cycle"], "metrics": _json(dict(m))}
                  for m in metrics),
@@ -459,7 +479,7 @@ class Store:
         two_theta: Sequence[float],
         counts: Sequence[float],
     ) -> None:
-        with self.db.atomic():
+        with self._write():
             self.db["xrd_patterns"].upsert(
                 {
                     "step_id": step_id,
@@ -491,7 +511,7 @@ class Store:
         detail: Mapping[str, Any],
     ) -> dict[str, Any]:
         campaign_id = self.experiment(experiment_id).campaign_id
-        with self.db.atomic():
+        with self._write():
             self.db["analyses"].upsert(
                 {
                     "step_id": step_id,
@@ -522,7 +542,7 @@ class Store:
         """Keep ``(name, document)`` pairs of one step's bluesky run; a rerun after a crash
         replaces the earlier, unfinished run's documents."""
         run_uid = next((doc["uid"] for name, doc in documents if name == "start"), None)
-        with self.db.atomic():
+        with self._write():
             self.db.execute("DELETE FROM documents WHERE step_id = ?", [step_id])
             self.db["documents"].insert_all(
                 {
