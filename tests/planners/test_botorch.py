@@ -5,6 +5,8 @@ import math
 
 import pytest
 import torch
+from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
+from gpytorch.mlls import ExactMarginalLogLikelihood
 from linear_operator.utils.errors import NotPSDError
 
 from tests.planners.conftest import FAST, nmc_result, toy_result
@@ -137,7 +139,7 @@ def test_all_failed_history_falls_back(toy_problem: Problem) -> None:
 def test_model_error_falls_back_instead_of_crashing(
     toy_problem: Problem, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def not_psd(*_: object) -> None:
+    def not_psd(*_: object, **__: object) -> None:
         raise NotPSDError("matrix not positive definite")
 
     planner = _told(toy_problem, toy_result)
@@ -167,3 +169,45 @@ def test_single_objective_is_refused(toy_problem: Problem) -> None:
     problem = toy_problem.model_copy(update={"objectives": [Objective(name="f")]})
     with pytest.raises(PlannerInputError, match="at least two objectives"):
         BoTorchPlanner(problem)
+
+
+def test_known_noise_is_used_instead_of_inferred(toy_problem: Problem) -> None:
+    planner = _told(toy_problem, toy_result, noise_std={"f": 0.5})
+    data = _botorch.training_data(toy_problem, planner.history)
+    model = _botorch.fit_models(toy_problem.space, data, noise_variances=[0.25, None, None])
+    fixed, inferred = model.models[0].likelihood, model.models[1].likelihood
+    assert isinstance(fixed, FixedNoiseGaussianLikelihood)
+    assert not isinstance(inferred, FixedNoiseGaussianLikelihood)
+    # Noise variances are kept in standardised units: 0.25 / var(f) for every observation.
+    expected = 0.25 / float(data.y[:, 0].var())
+    assert torch.allclose(fixed.noise, torch.full_like(fixed.noise, expected))
+    (suggestion,) = planner.ask(1)
+    assert suggestion.reason.strategy == "qlognehvi"
+
+
+def test_noise_for_an_unknown_outcome_is_refused(toy_problem: Problem) -> None:
+    with pytest.raises(PlannerInputError, match=r"options\.noise_std\.h"):
+        BoTorchPlanner(toy_problem, options=FAST.model_copy(update={"noise_std": {"h": 1.0}}))
+
+
+def test_noise_variances_must_match_the_outcomes(toy_problem: Problem) -> None:
+    planner = _told(toy_problem, toy_result)
+    data = _botorch.training_data(toy_problem, planner.history)
+    with pytest.raises(PlannerInputError, match="noise_variances"):
+        _botorch.fit_models(toy_problem.space, data, noise_variances=[1.0])
+
+
+def test_fit_iterations_can_be_capped(toy_problem: Problem) -> None:
+    """One L-BFGS-B step leaves the likelihood below the converged fit's."""
+    planner = _told(toy_problem, toy_result, n=12)
+    data = _botorch.training_data(toy_problem, planner.history)
+
+    def log_likelihood(max_iterations: int | None) -> float:
+        model = _botorch.fit_models(toy_problem.space, data, max_iterations=max_iterations)
+        gp = model.models[0]
+        gp.train()
+        mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
+        with torch.no_grad():
+            return float(mll(gp(*gp.train_inputs), gp.train_targets))
+
+    assert log_likelihood(1) < log_likelihood(None) - 1e-3

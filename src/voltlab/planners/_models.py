@@ -6,7 +6,7 @@ told point. The indicator's GP is how a failed region is learnt as infeasible ra
 """
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -23,6 +23,7 @@ from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from linear_operator.utils.warnings import NumericalWarning
 
+from voltlab.planners._errors import PlannerInputError
 from voltlab.planners._problem import Problem
 from voltlab.planners._records import Result
 from voltlab.planners._space import SearchSpace
@@ -101,27 +102,50 @@ class PhysicalInputs(InputTransform):
         return self.space.to_model(X)
 
 
-def _gp(space: SearchSpace, x: torch.Tensor, y: torch.Tensor) -> SingleTaskGP:
+def _gp(
+    space: SearchSpace, x: torch.Tensor, y: torch.Tensor, noise_variance: float | None = None
+) -> SingleTaskGP:
+    """A GP on ``x`` (n x dim) and ``y`` (n x 1); the noise is inferred unless its variance is
+    known (in ``y``'s units squared)."""
     width = space.model_dim
     bounds = torch.stack([torch.zeros(width), torch.ones(width)]).to(x)
     inputs = ChainedInputTransform(
         physical=PhysicalInputs(space), normalize=Normalize(d=width, bounds=bounds)
     )
-    return SingleTaskGP(x, y, input_transform=inputs, outcome_transform=Standardize(m=1))
+    y_var = None if noise_variance is None else torch.full_like(y, noise_variance)
+    return SingleTaskGP(
+        x, y, train_Yvar=y_var, input_transform=inputs, outcome_transform=Standardize(m=1)
+    )
 
 
-def fit_models(space: SearchSpace, data: TrainingData) -> ModelListGP:
+def fit_models(
+    space: SearchSpace,
+    data: TrainingData,
+    noise_variances: Sequence[float | None] | None = None,
+    max_iterations: int | None = None,
+) -> ModelListGP:
     """One SingleTaskGP per outcome column (plus the failure indicator if any failed), fitted.
 
-    Raises BoTorch/GPyTorch errors (``ModelFittingError``, ``NotPSDError``) for the caller's
-    fallback.
+    ``noise_variances`` gives per outcome column a known observation-noise variance, or None to
+    infer it. ``max_iterations`` caps L-BFGS-B on each marginal likelihood (None: BoTorch's
+    default, run to convergence). Raises BoTorch/GPyTorch errors (``ModelFittingError``,
+    ``NotPSDError``) for the caller's fallback.
     """
-    models = [_gp(space, data.x_ok, data.y[:, j : j + 1]) for j in range(data.y.shape[-1])]
+    width = data.y.shape[-1]
+    variances = list(noise_variances) if noise_variances is not None else [None] * width
+    if len(variances) != width:
+        raise PlannerInputError(
+            "noise_variances", f"has {len(variances)} entries for {width} outcomes"
+        )
+    models = [_gp(space, data.x_ok, data.y[:, j : j + 1], variances[j]) for j in range(width)]
     if data.any_failed:
         models.append(_gp(space, data.x_all, data.failed))
+    options = {} if max_iterations is None else {"options": {"maxiter": max_iterations}}
     with quiet_numerics():
         for model in models:
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+            fit_gpytorch_mll(
+                ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=options
+            )
     return ModelListGP(*models)
 
 

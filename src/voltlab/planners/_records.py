@@ -34,7 +34,10 @@ class Prediction(FrozenModel):
 class Reason(FrozenModel):
     """Why a point was suggested: the strategy, its acquisition value and the model's beliefs.
 
-    ``acquisition_value`` is None for space-filling strategies (Sobol, random); ``predicted`` is
+    ``acquisition_value`` is None for space-filling strategies (Sobol, random). When one point
+    is pending beyond those already in qLogNEHVI's box decompositions (running, or chosen just
+    before in the same ask) the value is the joint one of the point with it: BoTorch evaluates
+    one pending point jointly instead of redoing the decompositions. ``predicted`` is
     empty when no model was fitted. ``failure_risk`` is the predicted failure indicator (0 to 1)
     once some experiment has failed. ``note`` says why a fallback was used.
     """
