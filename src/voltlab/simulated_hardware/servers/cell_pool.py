@@ -27,10 +27,15 @@ _TraceKey = tuple[CellSpec, CyclingProtocol]
 RECENT_TRACES = 16
 
 
-def _ignore_interrupts() -> None:
+WORKER_NICENESS = 10
+"""Cell solves are background work: the servers' event loops answer commands first."""
+
+
+def _init_worker() -> None:
     """Worker initialiser: Ctrl-C reaches the whole process group, but only the server should
-    react; it shuts the workers down itself."""
+    react (it shuts the workers down itself); and solves yield the CPU to command handling."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(WORKER_NICENESS)
 
 
 class CellPool:
@@ -93,7 +98,7 @@ class CellPool:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([simulate_cell.__module__])
             self._executor = ProcessPoolExecutor(
-                self._max_workers, mp_context=context, initializer=_ignore_interrupts
+                self._max_workers, mp_context=context, initializer=_init_worker
             )
             log.info("cell model pool started with %d workers", self._max_workers)
         return self._executor

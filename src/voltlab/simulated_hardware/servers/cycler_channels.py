@@ -138,6 +138,7 @@ class CyclerChannels:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self, job: Job) -> None:
+        await asyncio.sleep(0)  # the start command's reply goes out before any work is queued
         try:
             trace = await self._pool.trace(job.spec, job.params.protocol)
         except asyncio.CancelledError:
