@@ -29,8 +29,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINT_DIRS)
 	$(BIN)/lint-imports
 
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CHROMIUM := /usr/bin/chromium
+
+# The dashboard's browser test drives Debian's chromium through Playwright (never
+# `playwright install`: no browser is downloaded at run time).
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y chromium
+
 # pytest exits 5 when it collected no test; make treats any non-zero exit as failure.
-test: lint
+test: lint $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

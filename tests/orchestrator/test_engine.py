@@ -173,3 +173,22 @@ async def test_manual_experiment_runs_and_an_excluded_result_leaves_the_model(
         history = json.loads(store.campaign("test").planner_state)["history"]
     told = [h["parameters"] for h in history]
     assert point not in told and len(told) == 2
+
+
+async def test_vetoing_the_last_suggestion_of_the_budget_brings_another(
+    sim_lab: DriverConfig, tmp_path: Path
+) -> None:
+    campaign, text = cathode_campaign(sim_lab, approve=True, budget={"experiments": 1})
+    lab = tmp_path / "lab.sqlite"
+    engine = asyncio.create_task(run(lab, campaign, text))
+    await wait_for(lambda: len(experiments(lab)) == 1)
+    with Store.open(lab) as store:
+        control.veto(store, "test-e0001", "not this one")
+    await wait_for(lambda: len(experiments(lab)) == 2)
+    with Store.open(lab) as store:
+        control.approve(store, "test-e0002")
+    row = await asyncio.wait_for(engine, TIMEOUT_S)
+    assert row.state is CampaignState.COMPLETED
+    first, second = experiments(lab)
+    assert first.state is ExperimentState.VETOED
+    assert second.state in (ExperimentState.COMPLETED, ExperimentState.GATED)

@@ -103,8 +103,8 @@ class CampaignEngine:
                 if self._aborting:
                     await self._abort_all()
                     break
-                if self._stop_reason is None:
-                    self._stop_reason = await self._budget_spent()
+                # Recomputed each round: vetoing the last suggestion reopens the budget.
+                self._stop_reason = await self._budget_spent()
                 if self._stop_reason is not None and not self._tasks:
                     await self._finish()
                     break

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from voltlab.server.auth import Authenticator
+from voltlab.server.dashboard import mount_dashboard
 from voltlab.server.errors import install_error_handlers
 from voltlab.server.limits import BodySizeLimit
 from voltlab.server.routes import (
@@ -63,6 +64,7 @@ def create_app(
     for module in (meta, campaigns, operator, instruments, experiments, measurements, results,
                    events):  # fmt: skip
         app.include_router(module.router)
+    mount_dashboard(app)
     install_error_handlers(app, runtime.lab_path)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:

@@ -19,6 +19,9 @@ CampaignId = Annotated[str, Path(description="Campaign id.", examples=[CAMPAIGN_
 ExperimentId = Annotated[str, Path(description="Experiment id.", examples=[EXPERIMENT_ID])]
 SampleId = Annotated[str, Path(description="Sample id.", examples=["powder-19c2"])]
 
+SQLITE_INT_MAX = 2**63 - 1
+"""Largest integer SQLite stores: sequence numbers and offsets beyond it cannot exist."""
+
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI descriptions of the error responses an endpoint may give."""

@@ -18,11 +18,13 @@ from voltlab.server.auth import Viewer, websocket_principal
 from voltlab.server.event_feed import EventFeed
 from voltlab.server.models import EventOut
 from voltlab.server.reads import finite
-from voltlab.server.routes.common import Runtime, errors
+from voltlab.server.routes.common import SQLITE_INT_MAX, Runtime, errors
 from voltlab.server.runtime import LabRuntime
 
 router = APIRouter(tags=["events"])
-After = Annotated[int, Query(ge=0, description="Only events with a larger sequence number.")]
+After = Annotated[
+    int, Query(ge=0, le=SQLITE_INT_MAX, description="Only events with a larger sequence number.")
+]
 CampaignFilter = Annotated[str | None, Query(description="Only this campaign's events.")]
 
 

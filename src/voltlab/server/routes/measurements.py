@@ -13,7 +13,7 @@ from voltlab.server.auth import Viewer
 from voltlab.server.data_models import AnalysisOut, CycleMetricsOut, CyclingOut, XRDOut
 from voltlab.server.downsample import lttb_indices
 from voltlab.server.reads import finite
-from voltlab.server.routes.common import READ, CampaignId, ExperimentId, Runtime
+from voltlab.server.routes.common import READ, SQLITE_INT_MAX, CampaignId, ExperimentId, Runtime
 
 router = APIRouter(prefix="/api", tags=["measurements and analyses"])
 MAX_PAGE = 100_000
@@ -33,7 +33,9 @@ async def cycling(
     experiment_id: ExperimentId,
     runtime: Runtime,
     _: Viewer,
-    offset: Annotated[int, Query(ge=0, description="First point (by sequence).")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=SQLITE_INT_MAX, description="First point (by sequence).")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Points in the page.")] = 10_000,
     max_points: MaxPoints = None,
 ) -> CyclingOut:
