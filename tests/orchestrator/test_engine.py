@@ -3,12 +3,11 @@ and every operator action (approve mode, pause/resume, manual experiment, exclud
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from event_model import DocumentNames, schema_validators
 
-from tests.orchestrator.conftest import cathode_campaign, run
+from tests.orchestrator.conftest import cathode_campaign, run, wait_for
 from voltlab.drivers import CyclerClient, DriverConfig
 from voltlab.orchestrator import control
 from voltlab.orchestrator.runs import prepare
@@ -16,14 +15,6 @@ from voltlab.orchestrator.states import CampaignState, ExperimentState, StepStat
 from voltlab.orchestrator.store import Store
 
 TIMEOUT_S = 100.0
-
-
-async def wait_for(condition: Callable[[], bool], timeout_s: float = TIMEOUT_S) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout_s
-    while not condition():
-        assert loop.time() < end, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 def experiments(lab: Path, campaign_id: str = "test") -> list:

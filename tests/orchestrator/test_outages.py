@@ -9,13 +9,13 @@ and the campaign stays in the lab file to be resumed.
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import free_port
-from tests.orchestrator.conftest import cathode_campaign, run
+from tests.orchestrator.conftest import cathode_campaign, run, wait_for
 from voltlab.drivers import DriverConfig, InstrumentUnavailable, RetryPolicy
 from voltlab.orchestrator.events import Event, EventBus
 from voltlab.orchestrator.states import CampaignState, ExperimentState, StepState
@@ -34,14 +34,6 @@ QUICK_RETRY = RetryPolicy(
     reply_timeout_s=0.5, attempts=2, backoff_initial_s=0.02, backoff_max_s=0.1
 )
 """Lets a lost XRD stage surface to the engine within about a second."""
-
-
-async def wait_for(condition: Callable[[], bool], timeout_s: float = TIMEOUT_S) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout_s
-    while not condition():
-        assert loop.time() < end, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 class Servers:
