@@ -3,6 +3,7 @@
 
 import asyncio
 import contextlib
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -32,6 +33,9 @@ def _server_settings(config: Path | None, **overrides: object) -> ServerSettings
 
 
 async def _serve(settings: ServerSettings, sim: bool, acceleration: float) -> None:
+    # uvicorn raises SIGTERM again after its own shutdown; ignoring that second one lets the
+    # exit stack stop the simulated lab (and its worker processes) before the process ends.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     async with contextlib.AsyncExitStack() as stack:
         instruments = None
         if sim:
