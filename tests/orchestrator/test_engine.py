@@ -139,7 +139,10 @@ async def test_pause_holds_new_steps_and_resume_finishes(
 async def test_manual_experiment_runs_and_an_excluded_result_leaves_the_model(
     sim_lab: DriverConfig, tmp_path: Path
 ) -> None:
-    campaign, text = cathode_campaign(sim_lab, budget={"experiments": 3})
+    # One experiment at a time, so the manual one finishes while the campaign still runs.
+    campaign, text = cathode_campaign(
+        sim_lab, budget={"experiments": 3}, concurrency={"mode": "async", "max_in_flight": 1}
+    )
     lab = tmp_path / "lab.sqlite"
     point = {
         "ni": 0.6, "mn": 0.2, "co": 0.2, "li_excess": 0.04,
@@ -152,6 +155,7 @@ async def test_manual_experiment_runs_and_an_excluded_result_leaves_the_model(
     engine = asyncio.create_task(run(lab, campaign, text))
     await wait_for(lambda: experiments(lab)[0].told)
     with Store.open(lab) as store:
+        assert store.campaign("test").state is CampaignState.RUNNING
         control.exclude(store, "test-e0001", "cell was dropped during assembly")
     row = await asyncio.wait_for(engine, TIMEOUT_S)
     assert row.state is CampaignState.COMPLETED

@@ -303,6 +303,7 @@ class CampaignEngine:
     # -- ending ---------------------------------------------------------------------------
 
     async def _finish(self) -> None:
+        await self._forget_excluded()  # exclusions made since the last round count too
         row = await self.store.call(lambda s: s.campaign(self.campaign_id))
         if row.state is CampaignState.PAUSED:
             await self._set_state(CampaignState.RUNNING)
