@@ -35,10 +35,9 @@ def outcomes_of(ctx: StepContext) -> dict[str, float]:
 
 async def analyse(ctx: StepContext) -> StepOutcome:
     outcomes = outcomes_of(ctx)
-    event = await ctx.store.call(
+    await ctx.commit(
         lambda s: s.save_analysis(
             ctx.step.id, ctx.experiment.id, "outcomes", outcomes, {"metrics": ctx.metrics}
         )
     )
-    ctx.publish(event)
     return StepOutcome(outputs={"outcomes": outcomes})

@@ -26,10 +26,9 @@ async def measure_xrd(ctx: StepContext) -> StepOutcome:
         )
     except XRDAnalysisError as exc:
         raise StepFailed(f"XRD analysis of {powder_id} failed: {exc}") from exc
-    event = await ctx.store.call(
+    await ctx.commit(
         lambda s: s.save_analysis(ctx.step.id, ctx.experiment.id, "xrd", metrics, detail)
     )
-    ctx.publish(event)
     return StepOutcome(metrics=metrics)
 
 
