@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 from voltlab.drivers import DriverError
@@ -26,7 +25,7 @@ from voltlab.orchestrator.planning import PlannerService, result_of
 from voltlab.orchestrator.resources import ResourcePool
 from voltlab.orchestrator.states import CampaignState, ExperimentState, StepState
 from voltlab.orchestrator.steps import RESOURCE_OF, EngineSettings
-from voltlab.orchestrator.store import AsyncStore, CampaignRow, ExperimentRow, Store
+from voltlab.orchestrator.store import AsyncStore, CampaignRow, ExperimentRow
 from voltlab.planners import PlannerInputError
 
 log = logging.getLogger(__name__)
@@ -79,8 +78,11 @@ class CampaignEngine:
     def publish(self, event: Event) -> None:
         self.bus.publish(event)
 
-    async def _write(self, fn: Callable[[Store], Event | None]) -> None:
-        await self.store.commit(fn, self.publish)
+    async def _write(self, fn: Any) -> Any:
+        event = await self.store.call(fn)
+        if isinstance(event, dict) and "kind" in event:
+            self.publish(event)
+        return event
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -96,30 +98,24 @@ class CampaignEngine:
                 self._resumed.set()
             await self._catch_up()
             while True:
-                # One read of the campaign and its experiments serves the whole round.
-                row, experiments = await self.store.call(self._snapshot)
-                await self._handle_requests(row, experiments)
+                await self._handle_requests()
                 await self._reap()
                 if self._aborting:
                     await self._abort_all()
                     break
-                counted = sum(e.state is not ExperimentState.VETOED for e in experiments)
                 # Recomputed each round: vetoing the last suggestion reopens the budget.
-                self._stop_reason = self._budget_spent(row, experiments, counted)
+                self._stop_reason = await self._budget_spent()
                 if self._stop_reason is not None and not self._tasks:
                     await self._finish()
                     break
                 if self._stop_reason is None and self._should_propose():
-                    await self._propose(counted)
+                    await self._propose()
                     continue
                 await self._wait_for_change()
         finally:
             await self._cancel_tasks()
             self._planner.close()
         return await self.store.call(lambda s: s.campaign(self.campaign_id))
-
-    def _snapshot(self, store: Store) -> tuple[CampaignRow, list[ExperimentRow]]:
-        return store.campaign(self.campaign_id), store.experiments(self.campaign_id)
 
     async def _catch_up(self) -> None:
         """Tell what finished but was never told; resume every unfinished experiment."""
@@ -192,12 +188,11 @@ class CampaignEngine:
         waiting = [e for e in active if e not in self._runner.started]
         return len(active) < concurrency.max_in_flight + 1 and not waiting
 
-    async def _propose(self, counted: int) -> None:
-        """Ask for and create the next experiment(s); ``counted`` are those already made that
-        count against the budget (all but vetoed suggestions)."""
+    async def _propose(self) -> None:
         assert self._planner is not None
         concurrency = self.campaign.concurrency
-        left = self.campaign.budget.experiments - counted
+        count = await self._counted()
+        left = self.campaign.budget.experiments - count
         n = min(concurrency.batch_size or concurrency.max_in_flight, left)
         n = n if concurrency.mode == "batch" else min(1, left)
         if n < 1:
@@ -227,20 +222,26 @@ class CampaignEngine:
             self.publish(event)
             self._spawn(experiment)
 
-    def _budget_spent(
-        self, row: CampaignRow, experiments: list[ExperimentRow], counted: int
-    ) -> str | None:
+    async def _counted(self) -> int:
+        """Experiments that count against the budget (all but vetoed suggestions)."""
+        experiments = await self.store.call(lambda s: s.experiments(self.campaign_id))
+        return sum(e.state is not ExperimentState.VETOED for e in experiments)
+
+    async def _budget_spent(self) -> str | None:
         budget = self.campaign.budget
-        if counted >= budget.experiments:
+        if await self._counted() >= budget.experiments:
             return f"budget of {budget.experiments} experiments reached"
+        row = await self.store.call(lambda s: s.campaign(self.campaign_id))
         limit_min = budget.wall_time_min
         started = row.started_at
         if limit_min is not None and started is not None and time.time() - started > 60 * limit_min:
             return f"wall-time budget of {limit_min} min reached"
         if budget.max_failures is not None:
-            failed = sum(e.state is ExperimentState.FAILED for e in experiments)
-            if failed >= budget.max_failures:
-                return f"{failed} failed experiments (max_failures {budget.max_failures})"
+            failed = await self.store.call(
+                lambda s: s.experiments(self.campaign_id, [ExperimentState.FAILED])
+            )
+            if len(failed) >= budget.max_failures:
+                return f"{len(failed)} failed experiments (max_failures {budget.max_failures})"
         return None
 
     async def _wait_for_change(self) -> None:
@@ -258,7 +259,8 @@ class CampaignEngine:
 
     # -- operator requests ----------------------------------------------------------------
 
-    async def _handle_requests(self, row: CampaignRow, experiments: list[ExperimentRow]) -> None:
+    async def _handle_requests(self) -> None:
+        row = await self.store.call(lambda s: s.campaign(self.campaign_id))
         request = row.requested
         if request == "abort":
             self._aborting = True
@@ -270,18 +272,24 @@ class CampaignEngine:
             self._resumed.set()
         if request is not None:
             await self._write(lambda s: s.request(self.campaign_id, None))
-        self._discover(experiments)
-        await self._forget_excluded(experiments)
+        await self._discover()
+        await self._forget_excluded()
 
-    def _discover(self, experiments: list[ExperimentRow]) -> None:
+    async def _discover(self) -> None:
         """Pick up experiments added from outside (manual ones, from the operator)."""
-        waiting = (ExperimentState.QUEUED, ExperimentState.AWAITING_APPROVAL)
-        for experiment in experiments:
-            if experiment.state in waiting and experiment.id not in self._tasks:
+        unfinished = await self.store.call(
+            lambda s: s.experiments(
+                self.campaign_id,
+                [ExperimentState.QUEUED, ExperimentState.AWAITING_APPROVAL],
+            )
+        )
+        for experiment in unfinished:
+            if experiment.id not in self._tasks:
                 self._spawn(experiment)
 
-    async def _forget_excluded(self, experiments: list[ExperimentRow]) -> None:
+    async def _forget_excluded(self) -> None:
         assert self._planner is not None
+        experiments = await self.store.call(lambda s: s.experiments(self.campaign_id))
         new = [e for e in experiments if e.excluded and e.told and e.id not in self._forgotten]
         if not new:
             return
@@ -295,10 +303,7 @@ class CampaignEngine:
     # -- ending ---------------------------------------------------------------------------
 
     async def _finish(self) -> None:
-        # Exclusions made since the last round count too.
-        await self._forget_excluded(
-            await self.store.call(lambda s: s.experiments(self.campaign_id))
-        )
+        await self._forget_excluded()  # exclusions made since the last round count too
         row = await self.store.call(lambda s: s.campaign(self.campaign_id))
         if row.state is CampaignState.PAUSED:
             await self._set_state(CampaignState.RUNNING)

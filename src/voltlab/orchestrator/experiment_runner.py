@@ -72,8 +72,10 @@ class ExperimentRunner:
         self.started: set[str] = set()
         """Experiments that hold (or held) their first instrument."""
 
-    async def _write(self, fn: Callable[[Store], Event | None]) -> None:
-        await self.store.commit(fn, self.publish)
+    async def _write(self, fn: Callable[[Any], Event | None]) -> None:
+        event = await self.store.call(fn)
+        if event:
+            self.publish(event)
 
     async def run(self, experiment: ExperimentRow) -> ExperimentRow:
         """Take ``experiment`` from wherever it stands to a final state and return it."""

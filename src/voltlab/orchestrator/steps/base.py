@@ -14,7 +14,7 @@ from voltlab.orchestrator.campaign import Campaign
 from voltlab.orchestrator.errors import OrchestratorError
 from voltlab.orchestrator.events import Event
 from voltlab.orchestrator.instruments import Instruments
-from voltlab.orchestrator.store import AsyncStore, ExperimentRow, StepRow, Store
+from voltlab.orchestrator.store import AsyncStore, ExperimentRow, StepRow
 
 
 class StepFailed(OrchestratorError):
@@ -67,10 +67,6 @@ class StepContext:
     @property
     def deadline_s(self) -> float | None:
         return self.settings.deadlines_s.get(self.step.kind)
-
-    async def commit(self, fn: Callable[[Store], Event | None]) -> None:
-        """A store write whose logged event (if any) is published once committed."""
-        await self.store.commit(fn, self.publish)
 
     def run_metadata(self) -> dict[str, Any]:
         return {

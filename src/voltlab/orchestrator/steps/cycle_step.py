@@ -35,11 +35,13 @@ async def _cell(ctx: StepContext) -> tuple[CellRef, float | None]:
         return cell, ctx.outputs.get("cathode_mass_g")
     cell_id = f"{ctx.experiment.id}-cell"
     mass = ctx.spec.cathode_mass_g
-    await ctx.commit(
+    event = await ctx.store.call(
         lambda s: s.add_sample(
             cell_id, ctx.experiment.id, "cell", ctx.step.id, None, {"cathode_mass_g": mass}
         )
     )
+    if event:
+        ctx.publish(event)
     return CellRef(cell_id=cell_id), mass
 
 
@@ -146,7 +148,8 @@ async def _summarise(ctx: StepContext, mass: float | None, protocol: Any) -> Ste
         )
     except CyclingAnalysisError as exc:
         raise StepFailed(f"cycling analysis of {ctx.job_id} failed: {exc}") from exc
-    await ctx.commit(
+    event = await ctx.store.call(
         lambda s: s.save_analysis(ctx.step.id, ctx.experiment.id, "cycling", metrics, detail)
     )
+    ctx.publish(event)
     return StepOutcome(metrics=metrics)

@@ -35,9 +35,10 @@ def outcomes_of(ctx: StepContext) -> dict[str, float]:
 
 async def analyse(ctx: StepContext) -> StepOutcome:
     outcomes = outcomes_of(ctx)
-    await ctx.commit(
+    event = await ctx.store.call(
         lambda s: s.save_analysis(
             ctx.step.id, ctx.experiment.id, "outcomes", outcomes, {"metrics": ctx.metrics}
         )
     )
+    ctx.publish(event)
     return StepOutcome(outputs={"outcomes": outcomes})

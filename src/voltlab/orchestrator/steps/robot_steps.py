@@ -39,9 +39,11 @@ async def synthesize(ctx: StepContext) -> StepOutcome:
     done = await _finish(ctx, await _robot(ctx).submit(ctx.job_id, recipe))
     powder_id = done.product_id
     data = {"recipe": recipe.model_dump(mode="json"), "mass_g": done.mass_g, "job_id": done.job_id}
-    await ctx.commit(
+    event = await ctx.store.call(
         lambda s: s.add_sample(powder_id, ctx.experiment.id, "powder", ctx.step.id, None, data)
     )
+    if event:
+        ctx.publish(event)
     await _record(ctx, "synthesize", powder_id, done, recipe=recipe.model_dump(mode="json"))
     cost = ctx.campaign.costs.material_cost_usd_kg(recipe)
     return StepOutcome(
@@ -58,8 +60,10 @@ async def assemble_cell(ctx: StepContext) -> StepOutcome:
         raise StepFailed(f"robot job {done.job_id} reported no cathode mass for the cell")
     cell_id = done.product_id
     data = {"cathode_mass_g": done.mass_g, "job_id": done.job_id}
-    await ctx.commit(
+    event = await ctx.store.call(
         lambda s: s.add_sample(cell_id, ctx.experiment.id, "cell", ctx.step.id, powder_id, data)
     )
+    if event:
+        ctx.publish(event)
     await _record(ctx, "assemble_cell", cell_id, done, source_sample_id=powder_id)
     return StepOutcome(outputs={"cell_id": cell_id, "cathode_mass_g": done.mass_g})

@@ -26,9 +26,10 @@ async def measure_xrd(ctx: StepContext) -> StepOutcome:
         )
     except XRDAnalysisError as exc:
         raise StepFailed(f"XRD analysis of {powder_id} failed: {exc}") from exc
-    await ctx.commit(
+    event = await ctx.store.call(
         lambda s: s.save_analysis(ctx.step.id, ctx.experiment.id, "xrd", metrics, detail)
     )
+    ctx.publish(event)
     return StepOutcome(metrics=metrics)
 
 

@@ -4,7 +4,7 @@
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from voltlab.orchestrator.store.lab_store import Store
 
@@ -21,18 +21,6 @@ class AsyncStore:
     async def call(self, fn: Callable[[Store], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, self.sync)
-
-    async def commit(
-        self,
-        fn: Callable[[Store], dict[str, Any] | None],
-        publish: Callable[[dict[str, Any]], None],
-    ) -> dict[str, Any] | None:
-        """Run a write whose result is the event it logged (None: nothing changed) and, once it
-        is committed, ``publish`` that event."""
-        event = await self.call(fn)
-        if event is not None:
-            publish(event)
-        return event
 
     def close(self) -> None:
         """Finish queued calls, then close the file."""
