@@ -13,10 +13,13 @@ More phases come from CIF text with :func:`structure_from_cif`. Lengths in Angst
 
 import logging
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from pymatgen.core import Lattice, Structure
+from pymatgen.symmetry.groups import SpaceGroup
 
 from voltlab.analysis.xrd._errors import XRDAnalysisError
 
@@ -67,6 +70,30 @@ class LayeredComposition:
         return out
 
 
+Position = tuple[float, float, float]
+
+
+@cache
+def _orbits(symbol: str, positions: tuple[Position, ...]) -> tuple[tuple[int, Position], ...]:
+    """Every input position's symmetry copies, tagged with the input's index. Building a
+    pymatgen SpaceGroup is slow pure Python (milliseconds, holding the GIL), and the copies'
+    fractional coordinates do not depend on the lattice, so they are worked out once."""
+    group = SpaceGroup(symbol)
+    return tuple(
+        (index, (float(x), float(y), float(z)))
+        for index, position in enumerate(positions)
+        for x, y, z in group.get_orbit(position)
+    )
+
+
+def from_spacegroup(
+    symbol: str, lattice: Lattice, species: Sequence[Any], positions: Sequence[Sequence[float]]
+) -> Structure:
+    """``Structure.from_spacegroup`` with the symmetry work cached (same sites, same order)."""
+    orbits = _orbits(symbol, tuple((p[0], p[1], p[2]) for p in positions))
+    return Structure(lattice, [species[i] for i, _ in orbits], [p for _, p in orbits])
+
+
 def layered_oxide(
     composition: LayeredComposition, a: float, c: float, mixing: float = 0.0
 ) -> Structure:
@@ -77,7 +104,7 @@ def layered_oxide(
     li_site = {"Li": 1.0 - mixing} | ({"Ni": mixing} if mixing else {})
     m_site = {el: f for el, f in metals.items() if f > 0} | ({"Li": mixing} if mixing else {})
     m_site["Ni"] = metals["Ni"] - mixing
-    return Structure.from_spacegroup(
+    return from_spacegroup(
         "R-3m",
         Lattice.hexagonal(a, c),
         [li_site, {el: f for el, f in m_site.items() if f > 0}, "O"],
@@ -87,17 +114,13 @@ def layered_oxide(
 
 def rock_salt_nio() -> Structure:
     """Rock-salt NiO, conventional cubic cell (Z = 4)."""
-    return Structure.from_spacegroup(
-        "Fm-3m", Lattice.cubic(NIO_A), ["Ni", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]]
-    )
+    return from_spacegroup("Fm-3m", Lattice.cubic(NIO_A), ["Ni", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
 
 
 def lithium_carbonate() -> Structure:
     """Monoclinic Li2CO3 (Z = 4)."""
     species, coords = zip(*LI2CO3_SITES, strict=True)
-    return Structure.from_spacegroup(
-        "C2/c", Lattice.monoclinic(*LI2CO3_LATTICE), list(species), list(coords)
-    )
+    return from_spacegroup("C2/c", Lattice.monoclinic(*LI2CO3_LATTICE), list(species), list(coords))
 
 
 def structure_from_cif(cif_text: str) -> Structure:
