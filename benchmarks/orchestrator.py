@@ -4,7 +4,8 @@
    store (its ``at``, written before the instrument is asked) to the device's reply to the
    submit / assemble_cell / start command, seen by a timing proxy around the driver clients.
    Cathode campaign (robot + XRD + cycler, 5 cycles, Sobol), and the 16-channel fast-charge
-   campaign of part 2 when it runs. Goal: median <= 5 ms.
+   campaign of part 2 when it runs. Goal: median <= 5 ms (for the cathode campaign, the median
+   of five runs' medians).
 2. utilisation: fast-charge campaign (cycler only, 100 cycles, cycle life varies with the
    protocol), 16 channels, acceleration inf, async (max_in_flight 16) against batch (batch_size
    16). Utilisation = busy channel-time / (16 x time), from the engine's ResourcePool (since the
@@ -25,8 +26,8 @@ on a small machine a "busy" channel is mostly a job queued in that pool.
     .venv/bin/python benchmarks/orchestrator.py [--quick] [--parts dispatch,utilisation,...]
         [--planners botorch,random,sobol] [--utilisation-planners sobol,botorch]
 
-Full sizes: dispatch 16 experiments; utilisation 48 experiments per mode; ingest 200k points x
-5 runs; closed loop N = 24, seeds 1-3. ``--quick``: 8; 32; 100k x 3; N = 16, seed 1.
+Full sizes: dispatch 5 runs of 16 experiments; utilisation 48 experiments per mode; ingest 200k points x
+5 runs; closed loop N = 24, seeds 1-3. ``--quick``: 2 runs of 8; 32; 100k x 3; N = 16, seed 1.
 """
 
 import argparse
@@ -52,6 +53,9 @@ from voltlab.simulated_hardware.config import SimSettings
 
 PARTS = ("dispatch", "utilisation", "ingest", "closed-loop")
 CHANNELS = 16
+DISPATCH_RUNS = 5
+"""Dispatch campaigns per benchmark run (different Sobol seeds): one run's median of ~42 steps
+moves by a millisecond with whatever else the 2 shared cores do, the median of five less."""
 
 
 def verdict(ok: bool) -> str:
@@ -85,7 +89,8 @@ def dispatch_delays(lab_path: Path, campaign_id: str, acks: AckLog) -> dict[str,
     return delays
 
 
-def print_dispatch(title: str, delays: dict[str, list[float]]) -> None:
+def print_dispatch(title: str, delays: dict[str, list[float]]) -> float:
+    """Print the per-kind table; returns the median over every step (NaN if none)."""
     every = [d for kind, values in delays.items() if "." not in kind for d in values]
     print(f"\nDispatch, {title}: ms from the step's RUNNING commit to the device's reply")
     print(
@@ -97,22 +102,34 @@ def print_dispatch(title: str, delays: dict[str, list[float]]) -> None:
             f"  {kind:<16}{len(values):>5}{statistics.median(values):>9.2f}"
             f"{percentile(values, 95):>9.2f}{max(values):>9.2f}   {statistics.median(before):.2f}"
         )
-    if every:
-        median = statistics.median(every)
-        print(
-            f"  all steps: n={len(every)} median {median:.2f} ms, p95 {percentile(every, 95):.2f} ms"
-            f"  goal median <= 5 ms: {verdict(median <= 5.0)}"
-        )
+    if not every:
+        return float("nan")
+    median = statistics.median(every)
+    print(f"  all steps: n={len(every)} median {median:.2f} ms, p95 {percentile(every, 95):.2f} ms")
+    return median
 
 
 async def part_dispatch(work: Path, drivers: DriverConfig, quick: bool) -> None:
-    n = 8 if quick else 16
-    campaign, text = campaign_variant("cathode_discovery", experiments=n, planner="sobol", cycles=5)
-    lab_path = work / "dispatch.sqlite"
-    done = await run_engine(lab_path, campaign, text, "dispatch", drivers)
-    print_dispatch(
-        f"cathode campaign, {n} experiments, Sobol, max_in_flight 4 ({done.wall_s:.0f} s)",
-        dispatch_delays(lab_path, "dispatch", done.acks),
+    n, repeats = (8, 2) if quick else (16, DISPATCH_RUNS)
+    medians = []
+    for run in range(1, repeats + 1):
+        campaign, text = campaign_variant(
+            "cathode_discovery", experiments=n, planner="sobol", cycles=5, seed=run
+        )
+        campaign_id = f"dispatch-{run}"
+        lab_path = work / f"{campaign_id}.sqlite"
+        done = await run_engine(lab_path, campaign, text, campaign_id, drivers)
+        medians.append(
+            print_dispatch(
+                f"cathode campaign run {run}/{repeats}, {n} experiments, Sobol seed {run}, "
+                f"max_in_flight 4 ({done.wall_s:.0f} s)",
+                dispatch_delays(lab_path, campaign_id, done.acks),
+            )
+        )
+    overall = statistics.median(medians)
+    print(
+        f"\n  dispatch medians of the {repeats} runs: {', '.join(f'{m:.2f}' for m in medians)} ms"
+        f"; median {overall:.2f} ms  goal <= 5 ms: {verdict(overall <= 5.0)}"
     )
 
 
@@ -217,10 +234,11 @@ async def part_utilisation(
             ratio = engine_async / (runs["batch"][0].utilisation or float("nan"))
             print(f"  goal async >= 1.3 x batch: {ratio:.2f} x {verdict(ratio >= 1.3)}")
         done, _, lab_path, campaign_id = runs["async"]
-        print_dispatch(
+        median = print_dispatch(
             f"fast-charge async, {CHANNELS} channels ({planner})",
             dispatch_delays(lab_path, campaign_id, done.acks),
         )
+        print(f"  goal median <= 5 ms: {verdict(median <= 5.0)}")
 
 
 # -- 3. ingest --------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from voltlab.simulated_hardware.context import LabContext
 from voltlab.simulated_hardware.faults import FaultKind
 from voltlab.simulated_hardware.registry import Powder, UnknownSampleError
 from voltlab.simulated_hardware.servers.zmq_command_server import Command, ZmqCommandServer
-from voltlab.simulated_hardware.world.xrd import simulate_pattern
+from voltlab.simulated_hardware.world.xrd import simulate_pattern, warm_fixed_phases
 from voltlab.simulated_hardware.world.xrd_profile import WAVELENGTH_ANGSTROM
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ class XRDServer:
         return f"XRD stage (ZMQ request/reply{curve}) on {self.endpoint}"
 
     async def start(self) -> None:
+        await asyncio.to_thread(warm_fixed_phases)
         self._ctx = zmq.asyncio.Context()
         commands = {
             XRDCommand.STATUS: Command(NoParams, self._status),

@@ -107,6 +107,15 @@ def li2co3_sticks() -> Sticks:
     return _sticks(li2co3_structure())
 
 
+def warm_fixed_phases() -> None:
+    """Compute the sticks of the phases every pattern may hold. pymatgen's Fm-3m space group
+    alone takes about half a second of pure Python; done at start-up, it does not hold the GIL
+    in the middle of a measurement while the instruments' event loops wait."""
+    rocksalt_sticks()
+    li2co3_sticks()
+    _instrument_scale()
+
+
 @lru_cache(maxsize=1)
 def _instrument_scale() -> float:
     """Counts/s x degrees per unit of (W / rho V^2) x pymatgen intensity."""
