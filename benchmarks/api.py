@@ -1,8 +1,8 @@
 """Operator API under load, while the orchestrator runs a simulated campaign in the same server.
 
 The server is a child process, as ``voltlab serve`` runs it: uvicorn and the lab runtime (the
-campaign engine) on one event loop, on a fresh lab file and a free loopback port, with the
-simulated lab (acceleration inf) on its own thread and loop in the same process. This process
+campaign engine) on one event loop, on a fresh lab file and a free loopback port; the simulated
+lab (acceleration inf) is a process of its own, as instruments are other machines. This process
 creates the cathode campaign through the API (Sobol, every powder cycled, a budget it will not
 reach in the run), starts it, waits for its first cycling points, then measures:
 
@@ -23,7 +23,6 @@ are an upper bound on what the API adds.
 
 import argparse
 import asyncio
-import concurrent.futures
 import contextlib
 import json
 import logging
@@ -33,7 +32,6 @@ import signal
 import socket
 import statistics
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -46,12 +44,10 @@ import numpy as np
 import yaml
 from websockets.asyncio.client import ClientConnection, connect
 
-from voltlab.drivers import DriverConfig
+from orchestrator_world import lab_process
 from voltlab.server.serving import serve
 from voltlab.server.settings import ServerSettings, TokenSpec
 from voltlab.server.tokens import hash_token
-from voltlab.simlab import simulated_lab
-from voltlab.simulated_hardware.config import load_sim_settings
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 OPERATOR_TOKEN = "benchmark-operator-token"
@@ -74,48 +70,24 @@ def percentile(values: list[float], q: float) -> float:
 # -- the server (child process) ---------------------------------------------------------------
 
 
-def _simulated_lab_thread(state_dir: Path) -> tuple[DriverConfig, Callable[[], None]]:
-    """Start the simulated lab on a thread and loop of its own; its driver config once it
-    listens, and a function that stops it."""
-    ready: concurrent.futures.Future[tuple[DriverConfig, asyncio.Event]] = (
-        concurrent.futures.Future()
-    )
-    loop = asyncio.new_event_loop()
-
-    async def main() -> None:
-        settings = load_sim_settings(acceleration=float("inf"), state_dir=state_dir)
-        stop = asyncio.Event()
-        async with simulated_lab(settings) as config:
-            ready.set_result((config, stop))
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), name="sim-lab")
-    thread.start()
-    config, stop = ready.result(timeout=STARTUP_S)
-
-    def stopper() -> None:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=60)
-
-    return config, stopper
-
-
 def run_server(folder: Path, port: int) -> None:
-    """The child process: simulated lab + API and engines, until SIGTERM."""
+    """The child process: API and engines, with the simulated lab in a process of its own
+    (``voltlab sim all``, as instruments are other machines), until SIGTERM."""
     logging.basicConfig(level=logging.WARNING, format="server %(name)s: %(message)s")
-    instruments, stop_lab = _simulated_lab_thread(folder / "sim")
     tokens = [
         TokenSpec(name="operator", role="operator", hash=hash_token(OPERATOR_TOKEN)),
         TokenSpec(name="viewer", role="viewer", hash=hash_token(VIEWER_TOKEN)),
     ]
     settings = ServerSettings(port=port, lab=folder / "lab.sqlite", tokens=tokens)
     # uvicorn shuts down on SIGTERM, then raises the signal again; without a handler of our
-    # own that would kill this process before the simulated lab (and its worker pool) stops.
+    # own that would kill this process before the simulated lab is stopped.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    try:
-        asyncio.run(serve(settings, instruments=instruments))
-    finally:
-        stop_lab()
+
+    async def main() -> None:
+        async with lab_process(folder / "sim") as instruments:
+            await serve(settings, instruments=instruments)
+
+    asyncio.run(main())
 
 
 # -- the campaign -----------------------------------------------------------------------------
@@ -371,7 +343,8 @@ async def benchmark(base: str, args: argparse.Namespace) -> None:
         states.append(await campaign_state(client))
         fan_out = await measure_fan_out(base, client, args.ws_clients, args.seconds)
         states.append(await campaign_state(client))
-        (await client.post(f"/api/campaigns/{CAMPAIGN_ID}/abort")).raise_for_status()
+        if states[-1] in ("running", "paused"):
+            (await client.post(f"/api/campaigns/{CAMPAIGN_ID}/abort")).raise_for_status()
     report(reads, fan_out, args, states)
 
 
@@ -380,7 +353,9 @@ def main() -> None:
     parser.add_argument("--read-clients", type=int, default=50)
     parser.add_argument("--ws-clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=20.0, help="Length of each phase.")
-    parser.add_argument("--experiments", type=int, default=40, help="Campaign budget.")
+    parser.add_argument(
+        "--experiments", type=int, default=400, help="Campaign budget (not reached in the run)."
+    )
     parser.add_argument("--cycles", type=int, default=30, help="Cycles per cell.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -26,8 +26,9 @@ on a small machine a "busy" channel is mostly a job queued in that pool.
     .venv/bin/python benchmarks/orchestrator.py [--quick] [--parts dispatch,utilisation,...]
         [--planners botorch,random,sobol] [--utilisation-planners sobol,botorch]
 
-Full sizes: dispatch 5 runs of 16 experiments; utilisation 48 experiments per mode; ingest 200k points x
-5 runs; closed loop N = 24, seeds 1-3. ``--quick``: 2 runs of 8; 32; 100k x 3; N = 16, seed 1.
+Full sizes: dispatch 5 runs of 16 experiments; utilisation 240 experiments per mode; ingest
+200k points x 5 runs; closed loop N = 24, seeds 1-3. ``--quick``: 2 runs of 8; 32; 100k x 3;
+N = 16, seed 1.
 """
 
 import argparse
@@ -53,6 +54,9 @@ from voltlab.simulated_hardware.config import SimSettings
 
 PARTS = ("dispatch", "utilisation", "ingest", "closed-loop")
 CHANNELS = 16
+UTILISATION_EXPERIMENTS = 240
+"""15 refills of the 16 channels: after the last experiment starts the channels free one by one,
+and that drain weighs 10 points at 48 experiments but under 3 at 240."""
 DISPATCH_RUNS = 5
 """Dispatch campaigns per benchmark run (different Sobol seeds): one run's median of ~42 steps
 moves by a millisecond with whatever else the 2 shared cores do, the median of five less."""
@@ -202,7 +206,7 @@ async def part_utilisation(
     experiments: int | None,
     modes: list[str],
 ) -> None:
-    n = experiments or (32 if quick else 48)
+    n = experiments or (32 if quick else UTILISATION_EXPERIMENTS)
     for planner in planners:
         runs = {}
         for mode in modes:

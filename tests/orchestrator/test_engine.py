@@ -139,10 +139,11 @@ async def test_pause_holds_new_steps_and_resume_finishes(
 async def test_manual_experiment_runs_and_an_excluded_result_leaves_the_model(
     sim_lab: DriverConfig, tmp_path: Path
 ) -> None:
-    # One experiment at a time, so the manual one finishes while the campaign still runs.
+    # Suggestions wait for approval, so the campaign still runs when the manual one is told.
     campaign, text = cathode_campaign(
-        sim_lab, budget={"experiments": 3}, concurrency={"mode": "async", "max_in_flight": 1}
-    )
+        sim_lab, approve=True, budget={"experiments": 3},
+        concurrency={"mode": "async", "max_in_flight": 1},
+    )  # fmt: skip
     lab = tmp_path / "lab.sqlite"
     point = {
         "ni": 0.6, "mn": 0.2, "co": 0.2, "li_excess": 0.04,
@@ -157,6 +158,10 @@ async def test_manual_experiment_runs_and_an_excluded_result_leaves_the_model(
     with Store.open(lab) as store:
         assert store.campaign("test").state is CampaignState.RUNNING
         control.exclude(store, "test-e0001", "cell was dropped during assembly")
+    for number in (2, 3):
+        await wait_for(lambda n=number: len(experiments(lab)) >= n)
+        with Store.open(lab) as store:
+            control.approve(store, f"test-e000{number}")
     row = await asyncio.wait_for(engine, TIMEOUT_S)
     assert row.state is CampaignState.COMPLETED
     found = experiments(lab)

@@ -1,7 +1,9 @@
 """The runtime's own promises: a server restarted on a lab file resumes the campaigns it says
 were running; an engine that cannot reach its instruments reports why instead of hanging."""
 
+import asyncio
 import json
+import threading
 from pathlib import Path
 
 import zmq
@@ -18,6 +20,7 @@ from voltlab.orchestrator.store import Store
 from voltlab.server import LabRuntime, ServerSettings, create_app
 
 QUICK_RETRY = {"reply_timeout_s": 0.2, "attempts": 1, "backoff_initial_s": 0.0}
+WRITE_HOLD_S = 20.0
 
 
 def test_a_restarted_server_resumes_running_campaigns(
@@ -108,3 +111,22 @@ def test_events_are_also_published_on_zmq(
     finally:
         subscriber.close()
         context.term()
+
+
+async def test_reads_go_on_while_a_write_holds_the_writer(tmp_path: Path) -> None:
+    """API reads have connections of their own: a slow write does not queue them, and they
+    see what the writer has committed."""
+    runtime = LabRuntime(tmp_path / "lab.sqlite")
+    await runtime.start()
+    try:
+        created = await runtime.create_campaign(cathode_yaml(experiments=1), "seen")
+        release = threading.Event()
+        held = asyncio.ensure_future(runtime.write(lambda _: release.wait(WRITE_HOLD_S)))
+        rows = await asyncio.wait_for(runtime.read(lambda s: s.campaigns()), WRITE_HOLD_S / 2)
+        assert [row.id for row in rows] == [created] and not held.done()
+        frame = await asyncio.wait_for(runtime.lab(lambda lab: lab.experiments(created)), 5)
+        assert frame.empty
+        release.set()
+        assert await held is True
+    finally:
+        await runtime.close()

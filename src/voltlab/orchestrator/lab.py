@@ -330,18 +330,13 @@ class Lab:
         reference, source = self.reference_point(campaign_id)
         directions = [o.direction for o in campaign.objectives]
         values = _objectives(frame, campaign)
-        volumes = []
+        feasible = frame["feasible"].to_numpy(dtype=bool)
+        bound = [reference[o.name] for o in campaign.objectives] if reference else []
+        volumes, volume = [], 0.0
         for end in range(1, len(frame) + 1):
-            feasible = frame["feasible"].to_numpy()[:end]
-            volumes.append(
-                hypervolume(
-                    values[:end][feasible],
-                    [reference[o.name] for o in campaign.objectives],
-                    directions,
-                )
-                if reference
-                else 0.0
-            )
+            if bound and feasible[end - 1]:  # an infeasible result leaves the front as it was
+                volume = hypervolume(values[:end][feasible[:end]], bound, directions)
+            volumes.append(volume)
         history = pd.DataFrame(
             {"number": frame["number"], "experiment_id": frame["id"], "state": frame["state"],
              "feasible": frame["feasible"], "hypervolume": np.asarray(volumes, dtype=float),

@@ -1,7 +1,7 @@
 """One process runs the orchestrator and the API on the same lab file.
 
-:class:`LabRuntime` owns the lab store (one connection on one worker thread for the API's reads
-and operator actions), the event bus every engine publishes on and the WebSocket clients read,
+:class:`LabRuntime` owns the lab store (one connection on one worker thread for operator actions,
+a pool of read connections for the API's reads), the event bus every engine publishes on and the WebSocket clients read,
 and the campaign engines running in this process (each with its own store connection and its
 own connected instruments).
 """
@@ -23,6 +23,7 @@ from voltlab.orchestrator.steps import EngineSettings
 from voltlab.orchestrator.store import AsyncStore, CampaignRow, Store
 from voltlab.server.engines import EngineHandle, run_engine, shared_instruments
 from voltlab.server.errors import ConflictError, InvalidInputError, NotFoundError
+from voltlab.server.read_pool import ReadPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,7 +51,7 @@ class LabRuntime:
         self.engine_settings = engine_settings
         self._events_endpoint = events_endpoint
         self._store: AsyncStore | None = None
-        self._lab: Lab | None = None
+        self._reads: ReadPool | None = None
         self._publisher: ZmqEventPublisher | None = None
         self.engines: dict[str, EngineHandle] = {}
 
@@ -61,7 +62,7 @@ class LabRuntime:
         with ``resume_unfinished``, resume every campaign left running or paused."""
         store = await asyncio.to_thread(Store.open, self.lab_path)
         self._store = AsyncStore(store)
-        self._lab = Lab(store)
+        self._reads = ReadPool(self.lab_path)
         if self._events_endpoint is not None:
             self._publisher = ZmqEventPublisher(self.bus, self._events_endpoint)
             self._publisher.start()
@@ -78,6 +79,9 @@ class LabRuntime:
         await asyncio.gather(*(h.task for h in self.engines.values()), return_exceptions=True)
         if self._publisher is not None:
             await self._publisher.close()
+        if self._reads is not None:
+            await asyncio.to_thread(self._reads.close)
+            self._reads = None
         if self._store is not None:
             await asyncio.to_thread(self._store.close)
             self._store = None
@@ -85,23 +89,29 @@ class LabRuntime:
     # -- store access ----------------------------------------------------------------------
 
     async def read(self, fn: Callable[[Store], T]) -> T:
-        """Run ``fn`` on the store's worker thread."""
+        """Run the read-only ``fn`` on one of the read connections."""
+        return await self._read_pool().read(fn)
+
+    async def lab(self, fn: Callable[[Lab], T]) -> T:
+        """Run the read-only ``fn`` on the notebook API (DataFrames) of a read connection."""
+        return await self._read_pool().lab(fn)
+
+    async def write(self, fn: Callable[[Store], T]) -> T:
+        """Run ``fn``, which writes, on the writer's thread (writes go one at a time)."""
         if self._store is None:
             raise ConflictError("the lab runtime is not started")
         return await self._store.call(fn)
 
-    async def lab(self, fn: Callable[[Lab], T]) -> T:
-        """Run ``fn`` on the notebook API (DataFrames) of the same store, on its thread."""
-        lab = self._lab
-        if lab is None:
-            raise ConflictError("the lab runtime is not started")
-        return await self.read(lambda _: fn(lab))
-
     async def act(self, fn: Callable[[Store], dict[str, Any]]) -> dict[str, Any]:
         """Run an operator action that logs an event; publish that event right away."""
-        event = await self.read(fn)
+        event = await self.write(fn)
         self.bus.publish(event)
         return event
+
+    def _read_pool(self) -> ReadPool:
+        if self._reads is None:
+            raise ConflictError("the lab runtime is not started")
+        return self._reads
 
     async def campaign(self, campaign_id: str) -> CampaignRow:
         known = await self.read(lambda s: {row.id: row for row in s.campaigns()})
@@ -139,7 +149,7 @@ class LabRuntime:
             prepare(store, campaign, yaml_text, chosen)
             return store.events(chosen)
 
-        for event in await self.read(create):
+        for event in await self.write(create):
             self.bus.publish(event)
         return chosen
 

@@ -41,7 +41,14 @@ async def serve(
     )
     app = create_app(settings, runtime)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, lifespan="on"
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        lifespan="on",
+        # Events are short JSON sent to every client: compressing each copy costs the event
+        # loop more than it saves on the wire.
+        ws_per_message_deflate=False,
     )
     log.info("voltlab API on http://%s:%d (lab %s)", settings.host, settings.port, settings.lab)
     await uvicorn.Server(config).serve()

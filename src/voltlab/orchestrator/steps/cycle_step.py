@@ -27,22 +27,28 @@ def _cycler(ctx: StepContext) -> BatteryCycler:
     return ctx.instruments.cycler
 
 
-async def _cell(ctx: StepContext) -> tuple[CellRef, float | None]:
+def _cell(ctx: StepContext) -> tuple[CellRef, float | None]:
     """The robot-built cell, or (cycler-only workflows) a reference cell named after the
-    experiment, recorded as a sample without a parent."""
+    experiment."""
     if "cell_id" in ctx.outputs:
         cell = CellRef(cell_id=ctx.outputs["cell_id"], sample_id=ctx.outputs["powder_id"])
         return cell, ctx.outputs.get("cathode_mass_g")
-    cell_id = f"{ctx.experiment.id}-cell"
-    mass = ctx.spec.cathode_mass_g
+    return CellRef(cell_id=f"{ctx.experiment.id}-cell"), ctx.spec.cathode_mass_g
+
+
+async def _record_reference_cell(ctx: StepContext, cell: CellRef, mass: float | None) -> None:
+    """Record a reference cell as a sample without a parent (once; a robot-built cell is on
+    record already). Done after the start is sent: it is bookkeeping, and the store's thread
+    may be busy with other channels' points."""
+    if cell.sample_id is not None:
+        return
     event = await ctx.store.call(
         lambda s: s.add_sample(
-            cell_id, ctx.experiment.id, "cell", ctx.step.id, None, {"cathode_mass_g": mass}
+            cell.cell_id, ctx.experiment.id, "cell", ctx.step.id, None, {"cathode_mass_g": mass}
         )
     )
     if event:
         ctx.publish(event)
-    return CellRef(cell_id=cell_id), mass
 
 
 def _completed_cycles(tracker: IncrementalCycleMetrics, batch: PointBatch) -> list:
@@ -54,11 +60,12 @@ async def cycle(ctx: StepContext) -> StepOutcome:
     cycler = _cycler(ctx)
     assert ctx.resource is not None
     channel = int(ctx.resource.rsplit(":", 1)[1])
-    cell, mass = await _cell(ctx)
+    cell, mass = _cell(ctx)
     protocol = ctx.campaign.protocol_for(ctx.experiment.parameters)
     await cycler.start(
         StartParams(channel=channel, job_id=ctx.job_id, cell=cell, protocol=protocol)
     )
+    await _record_reference_cell(ctx, cell, mass)
     tracker = IncrementalCycleMetrics(active_mass_g=mass)
     stored = await ctx.store.call(lambda s: s.points(ctx.job_id))
     if len(stored["time_s"]):

@@ -1,10 +1,10 @@
-"""Powder XRD of the experiment's powder, analysed as soon as the pattern arrives."""
-
-import asyncio
+"""Powder XRD of the experiment's powder, analysed as soon as the pattern arrives (in the
+analysis worker process)."""
 
 import numpy as np
 
 from voltlab.analysis.xrd import XRDAnalysisError
+from voltlab.orchestrator.analysis_worker import in_worker
 from voltlab.orchestrator.metrics_of import analyse_xrd, expected_composition
 from voltlab.orchestrator.run_documents import RunRecorder
 from voltlab.orchestrator.steps.base import StepContext, StepFailed, StepOutcome
@@ -21,7 +21,7 @@ async def measure_xrd(ctx: StepContext) -> StepOutcome:
         stored = await _measure(ctx, powder_id)
     try:
         composition = expected_composition(ctx.outputs["recipe"])
-        metrics, detail = await asyncio.to_thread(
+        metrics, detail = await in_worker(
             analyse_xrd, stored["two_theta"], stored["counts"], composition
         )
     except XRDAnalysisError as exc:
