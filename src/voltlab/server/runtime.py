@@ -1,9 +1,9 @@
 """One process runs the orchestrator and the API on the same lab file.
 
 :class:`LabRuntime` owns the lab store (one connection on one worker thread for operator actions,
-a pool of read connections for the API's reads), the event bus every engine publishes on and the WebSocket clients read,
-and the campaign engines running in this process (each with its own store connection and its
-own connected instruments).
+a pool of read connections for the API's reads), the event bus every engine publishes on and the
+WebSocket clients read, and the campaign engines running in this process (each with its own
+store connection and its own connected instruments).
 """
 
 import asyncio
