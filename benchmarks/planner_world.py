@@ -13,7 +13,7 @@ number of experiments after which the feasible results first reach the target; `
 within the budget. The planner runs lighter options than its defaults (4 restarts, 256 raw
 samples, 64 MC samples) to keep the run short.
 
-    .venv/bin/python benchmarks/planner_world.py [--seeds 3] [--budget 150] [--q 4]
+    .venv/bin/python benchmarks/planner_world.py [--seeds 3] [--first-seed 0] [--budget 150] [--q 4]
         [--baseline-budget 5000] [--levels 6]
 """
 
@@ -187,6 +187,9 @@ def run_baseline(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed+seeds-1"
+    )
     parser.add_argument("--budget", type=int, default=150, help="planner experiments per seed")
     parser.add_argument("--q", type=int, default=4)
     parser.add_argument("--baseline-budget", type=int, default=5000)
@@ -206,7 +209,7 @@ def main() -> None:
     )
     print(f"{'seed':>4}  {'voltlab':>8}  {'random':>8}  {'sobol':>8}  {'voltlab s':>9}")
     rows = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         start = time.perf_counter()
         planner = BoTorchPlanner(PROBLEM, seed=seed, options=OPTIONS)
         ours = run_planner(planner, args.budget, args.q, target)

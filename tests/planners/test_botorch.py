@@ -12,10 +12,12 @@ from linear_operator.utils.errors import NotPSDError
 from tests.planners.conftest import FAST, nmc_result, toy_result
 from voltlab.planners import (
     BoTorchPlanner,
+    CategoricalParameter,
     Objective,
     PlannerInputError,
     Problem,
     Result,
+    SearchSpace,
     SobolPlanner,
     _botorch,
     planner_from_json,
@@ -126,6 +128,41 @@ def test_too_few_results_fall_back_to_sobol_with_a_warning(
     assert [s.reason.strategy for s in suggestions] == ["sobol", "sobol"]
     assert "fewer than the 6 needed" in suggestions[0].reason.note
     assert "falls back to Sobol" in caplog.text
+
+
+def test_fallback_skips_points_of_a_same_seed_sobol_start(
+    toy_problem: Problem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A campaign started from SobolPlanner(seed) points is not offered them again."""
+    start = SobolPlanner(toy_problem, seed=5).ask(8)
+    planner = BoTorchPlanner(toy_problem, seed=5, options=FAST)
+    planner.tell([toy_result(s.parameters) for s in start[:3]])
+    told = [s.parameters for s in start[:3]]
+    too_few = planner.ask(2)
+    assert [s.parameters for s in too_few] == [s.parameters for s in start[3:5]]
+
+    planner.tell([toy_result(s.parameters) for s in start[3:8]])
+    pending = {"x": 0.25, "y": 0.5}
+    encoded = torch.tensor([toy_problem.space.encode(start[3].parameters)], dtype=torch.float64)
+    monkeypatch.setattr(BoTorchPlanner, "_optimise", lambda self, acqf: encoded)
+    (replaced,) = planner.ask(1, pending=[pending])
+    assert replaced.reason.strategy == "sobol"
+    assert replaced.parameters not in [*told, *(s.parameters for s in start), pending]
+
+
+def test_fallback_in_an_exhausted_discrete_space_repeats_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    problem = Problem(
+        space=SearchSpace(parameters=[CategoricalParameter(name="d", levels=["a", "b"])]),
+        objectives=[Objective(name="f"), Objective(name="g")],
+    )
+    planner = BoTorchPlanner(problem, options=FAST)
+    planner.tell([Result(parameters={"d": d}, objectives={"f": 1.0, "g": 2.0}) for d in "ab"])
+    with caplog.at_level(logging.WARNING, logger="voltlab.planners"):
+        (suggestion,) = planner.ask(1)
+    assert suggestion.parameters["d"] in {"a", "b"}
+    assert "fewer than 1 new points" in caplog.text
 
 
 def test_all_failed_history_falls_back(toy_problem: Problem) -> None:

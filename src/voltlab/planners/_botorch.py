@@ -50,6 +50,9 @@ JOINT_PENDING = 1
 decompositions (BoTorch's ``max_iep``). One joint point costs ~1.5-2x an evaluation but saves a
 decomposition per MC sample (~50 ms each with three objectives); more grows as 2^k."""
 
+FALLBACK_DRAWS_PER_POINT = 64
+"""Sobol draws per requested point before a fallback gives up avoiding repeats."""
+
 MODEL_ERRORS = (ModelFittingError, NotPSDError, NanError)
 """Failures of fitting or optimising that make the planner fall back to Sobol points."""
 
@@ -111,26 +114,52 @@ class BoTorchPlanner(HistoryPlanner):
 
     def _propose(self, n: int, pending: list[Point]) -> list[Suggestion]:
         data = training_data(self.problem, self.history)
+        space = self.problem.space
+        running = torch.tensor([space.encode(p) for p in pending], dtype=torch.float64).reshape(
+            -1, space.dim
+        )
+        taken = torch.cat([data.x_all, running])
         n_ok = data.x_ok.shape[0]
         if n_ok < self.min_observations:
             return self._fallback(
-                n, f"{n_ok} successful results, fewer than the {self.min_observations} needed"
+                n,
+                f"{n_ok} successful results, fewer than the {self.min_observations} needed",
+                taken,
             )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed * 1_000_003 + self._asks)
             try:
                 with quiet_numerics():
-                    return self._model_suggestions(n, data, pending)
+                    return self._model_suggestions(n, data, running)
             except MODEL_ERRORS as exc:
-                return self._fallback(n, f"model failed: {type(exc).__name__}: {exc}")
+                return self._fallback(n, f"model failed: {type(exc).__name__}: {exc}", taken)
 
-    def _fallback(self, n: int, why: str) -> list[Suggestion]:
+    def _fallback(self, n: int, why: str, taken: torch.Tensor) -> list[Suggestion]:
+        """``n`` Sobol points, skipping any that repeat a ``taken`` (encoded, k x d) point.
+
+        The planner's Sobol sequence is the one a :class:`SobolPlanner` with the same seed
+        draws, so a campaign started from such points would otherwise be offered them again.
+        A space with few distinct points (only integers and categories) can run out of new
+        ones; after ``FALLBACK_DRAWS_PER_POINT`` draws per point the repeats are returned.
+        """
         logger.warning("planner falls back to Sobol points: %s", why)
+        space = self.problem.space
         reason = Reason(strategy="sobol", note=why)
-        return [
-            Suggestion(parameters=self.problem.space.decode(row.tolist()), reason=reason)
-            for row in self._sobol.draw(n)
-        ]
+        fresh: list[Suggestion] = []
+        repeats: list[Suggestion] = []
+        for _ in range(FALLBACK_DRAWS_PER_POINT * n + taken.shape[0]):
+            point = space.decode(self._sobol.draw(1)[0].tolist())
+            x = torch.tensor([space.encode(point)], dtype=torch.float64)
+            is_new = (
+                taken.shape[0] == 0
+                or torch.cdist(x, taken).min() > self.options.duplicate_tolerance
+            )
+            (fresh if is_new else repeats).append(Suggestion(parameters=point, reason=reason))
+            taken = torch.cat([taken, x])
+            if len(fresh) == n:
+                return fresh
+        logger.warning("the search space has fewer than %d new points; some repeat", n)
+        return fresh + repeats[: n - len(fresh)]
 
     def _reference_point(self, data: TrainingData) -> torch.Tensor:
         """Reference point in the signed (maximised) objective space, shape (M,)."""
@@ -196,7 +225,7 @@ class BoTorchPlanner(HistoryPlanner):
         return candidate.detach()
 
     def _model_suggestions(
-        self, n: int, data: TrainingData, pending: list[Point]
+        self, n: int, data: TrainingData, running: torch.Tensor
     ) -> list[Suggestion]:
         """Fit, build the acquisition, choose ``n`` points; numerical notices are silenced.
 
@@ -205,9 +234,6 @@ class BoTorchPlanner(HistoryPlanner):
         qLogNParEGO draws new scalarisation weights for every point, so it is rebuilt each time.
         """
         space = self.problem.space
-        running = torch.tensor([space.encode(p) for p in pending], dtype=torch.float64).reshape(
-            -1, space.dim
-        )
         outcomes = self.problem.objective_names + self.problem.constraint_names
         noise = [self.options.noise_std.get(name) for name in outcomes]
         model = fit_models(
@@ -230,7 +256,7 @@ class BoTorchPlanner(HistoryPlanner):
             taken = torch.cat([data.x_all, running, chosen])
             if torch.cdist(x, taken).min() <= self.options.duplicate_tolerance:
                 why = "model optimum repeats a pending or observed point"
-                suggestion = self._fallback(1, why)[0]
+                suggestion = self._fallback(1, why, taken)[0]
                 x = torch.tensor([space.encode(suggestion.parameters)], dtype=torch.float64)
             else:
                 suggestion = Suggestion(parameters=point, reason=self._reason(acqf, model, x))
