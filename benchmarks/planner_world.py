@@ -13,7 +13,7 @@ number of experiments after which the feasible results first reach the target; `
 within the budget. The planner runs lighter options than its defaults (4 restarts, 256 raw
 samples, 64 MC samples) to keep the run short.
 
-    .venv/bin/python benchmarks/planner_world.py [--seeds 3] [--first-seed 0] [--budget 150] [--q 4]
+    .venv/bin/python benchmarks/planner_world.py [--seeds 3] [--first-seed 0] [--budget 240] [--q 4]
         [--baseline-budget 5000] [--levels 6]
 """
 
@@ -190,7 +190,7 @@ def main() -> None:
     parser.add_argument(
         "--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed+seeds-1"
     )
-    parser.add_argument("--budget", type=int, default=150, help="planner experiments per seed")
+    parser.add_argument("--budget", type=int, default=240, help="planner experiments per seed")
     parser.add_argument("--q", type=int, default=4)
     parser.add_argument("--baseline-budget", type=int, default=5000)
     parser.add_argument("--levels", type=int, default=6, help="grid resolution of the truth")
