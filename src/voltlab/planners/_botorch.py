@@ -150,16 +150,20 @@ class BoTorchPlanner(HistoryPlanner):
         for _ in range(FALLBACK_DRAWS_PER_POINT * n + taken.shape[0]):
             point = space.decode(self._sobol.draw(1)[0].tolist())
             x = torch.tensor([space.encode(point)], dtype=torch.float64)
-            is_new = (
-                taken.shape[0] == 0
-                or torch.cdist(x, taken).min() > self.options.duplicate_tolerance
-            )
-            (fresh if is_new else repeats).append(Suggestion(parameters=point, reason=reason))
+            repeated = self._repeats(x, taken)
+            (repeats if repeated else fresh).append(Suggestion(parameters=point, reason=reason))
             taken = torch.cat([taken, x])
             if len(fresh) == n:
                 return fresh
         logger.warning("the search space has fewer than %d new points; some repeat", n)
         return fresh + repeats[: n - len(fresh)]
+
+    def _repeats(self, x: torch.Tensor, taken: torch.Tensor) -> bool:
+        """Whether the encoded point ``x`` (1 x d) lies within ``duplicate_tolerance`` of a
+        ``taken`` point (k x d, possibly empty)."""
+        return bool(
+            taken.shape[0] and torch.cdist(x, taken).min() <= self.options.duplicate_tolerance
+        )
 
     def _reference_point(self, data: TrainingData) -> torch.Tensor:
         """Reference point in the signed (maximised) objective space, shape (M,)."""
@@ -254,7 +258,7 @@ class BoTorchPlanner(HistoryPlanner):
             point = space.decode(self._optimise(acqf)[0].tolist())
             x = torch.tensor([space.encode(point)], dtype=torch.float64)
             taken = torch.cat([data.x_all, running, chosen])
-            if torch.cdist(x, taken).min() <= self.options.duplicate_tolerance:
+            if self._repeats(x, taken):
                 why = "model optimum repeats a pending or observed point"
                 suggestion = self._fallback(1, why, taken)[0]
                 x = torch.tensor([space.encode(suggestion.parameters)], dtype=torch.float64)
