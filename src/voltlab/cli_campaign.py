@@ -37,11 +37,21 @@ def _run_until_signalled(main: Coroutine[Any, Any, T]) -> T | None:
     async def guarded() -> T | None:
         task = asyncio.ensure_future(main)
         loop = asyncio.get_running_loop()
+        signalled: list[signal.Signals] = []
+
+        def stop(sig: signal.Signals) -> None:
+            signalled.append(sig)
+            task.cancel()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, stop, sig)
         try:
             return await task
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            if not signalled:  # a bug, not a stop: show where, and do not exit as if asked to
+                raise RuntimeError(
+                    "the campaign was cancelled from within, not by a signal"
+                ) from exc
             return None
 
     return asyncio.run(guarded())

@@ -93,10 +93,11 @@ def start_orchestrator(campaign_file: Path, lab: Path, log: Path) -> subprocess.
         )  # fmt: skip
 
 
-def wait_until(lab: Path, condition: Condition, proc: subprocess.Popen[bytes]) -> None:
+def wait_until(lab: Path, condition: Condition, proc: subprocess.Popen[bytes], log: Path) -> None:
     end = time.monotonic() + DEADLINE_S
     while time.monotonic() < end:
-        assert proc.poll() is None, "the orchestrator ended before the kill point"
+        if proc.poll() is not None:
+            pytest.fail(f"the orchestrator ended before the kill point: {log.read_text()[-4000:]}")
         if lab.exists():
             db = sqlite3.connect(f"file:{lab}?mode=ro", uri=True, timeout=5.0)
             try:
@@ -128,7 +129,7 @@ def test_killed_orchestrator_resumes_without_loss_or_duplicates(tmp_path: Path) 
         killed = []
         for name, condition in KILL_POINTS.items():
             proc = start_orchestrator(campaign_file, lab, log)
-            wait_until(lab, condition, proc)
+            wait_until(lab, condition, proc, log)
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
             killed.append(name)

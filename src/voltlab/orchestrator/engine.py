@@ -31,6 +31,8 @@ from voltlab.planners import PlannerInputError
 log = logging.getLogger(__name__)
 
 LEARNT_STATES = {ExperimentState.COMPLETED, ExperimentState.FAILED, ExperimentState.GATED}
+MAX_RESUMES = 3
+"""Resumes of an experiment whose task was cancelled from within before it counts as crashed."""
 
 
 def resource_pool(campaign: Campaign) -> ResourcePool:
@@ -71,6 +73,7 @@ class CampaignEngine:
         self._tasks: dict[str, asyncio.Task[ExperimentRow]] = {}
         self._parameters: dict[str, dict[str, Any]] = {}
         self._forgotten: set[str] = set()
+        self._resumes: dict[str, int] = {}
         self._planner: PlannerService | None = None
         self._stop_reason: str | None = None
         self._aborting = False
@@ -136,12 +139,33 @@ class CampaignEngine:
             if not task.done():
                 continue
             del self._tasks[experiment_id]
+            if task.cancelled():
+                await self._resume_cancelled(experiment_id, task)
+                continue
             try:
                 experiment = task.result()
             except Exception as exc:  # a bug in a step must not take the campaign down
                 log.exception("experiment %s crashed", experiment_id)
                 experiment = await self._crashed(experiment_id, exc)
             await self._learn(experiment)
+
+    async def _resume_cancelled(self, experiment_id: str, task: asyncio.Task[Any]) -> None:
+        """An experiment's task ended cancelled though the engine cancels only when it stops:
+        a library cancelled a future the step awaited. Its steps are in the lab file, so it is
+        resumed as after a restart (running jobs reattached, nothing done twice); after
+        ``MAX_RESUMES`` the experiment counts as crashed."""
+        try:
+            task.result()
+        except asyncio.CancelledError as exc:  # its traceback shows the await that was cut
+            log.error("experiment %s was cancelled from within", experiment_id, exc_info=exc)
+        self._resumes[experiment_id] = resumes = self._resumes.get(experiment_id, 0) + 1
+        data = {"experiment_id": experiment_id, "resumes": resumes}
+        await self._write(lambda s: s.log_event(self.campaign_id, "cancelled", data))
+        if resumes > MAX_RESUMES:
+            crash = RuntimeError(f"cancelled from within {resumes} times")
+            await self._learn(await self._crashed(experiment_id, crash))
+            return
+        self._spawn(await self.store.call(lambda s: s.experiment(experiment_id)))
 
     async def _crashed(self, experiment_id: str, exc: Exception) -> ExperimentRow:
         current = await self.store.call(lambda s: s.experiment(experiment_id))
