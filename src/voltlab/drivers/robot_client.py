@@ -19,6 +19,7 @@ from asyncua import Client, Node, ua
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 from pydantic import BaseModel, ValidationError
 
+from voltlab.drivers._deadline import deadline
 from voltlab.drivers._heartbeat import Heartbeat
 from voltlab.drivers._jobs import wait_final
 from voltlab.drivers.config import RobotConfig
@@ -208,7 +209,7 @@ class RobotClient:
                     await asyncio.sleep(policy.backoff_s(attempt))
                 try:
                     session = await self._ensure_session(command)
-                    async with asyncio.timeout(policy.reply_timeout_s):
+                    async with deadline(policy.reply_timeout_s):
                         result = await operation(session)
                 except DriverError as exc:
                     failure = exc
@@ -243,7 +244,7 @@ class RobotClient:
             if config.security is not None:
                 client.application_uri = config.security.application_uri
                 await client.set_security_string(config.security.security_string())
-            async with asyncio.timeout(config.retry.reply_timeout_s):
+            async with deadline(config.retry.reply_timeout_s):
                 await client.connect()
         except TimeoutError as exc:
             client.disconnect_socket()
@@ -279,7 +280,7 @@ class RobotClient:
     async def _disconnect(self, client: Client) -> None:
         """Close the session politely if the robot answers in time, else just the socket."""
         try:
-            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            async with deadline(CLOSE_TIMEOUT_S):
                 await client.disconnect()
         except (TimeoutError, OSError, UaError):
             log.debug("robot: session not closed cleanly", exc_info=True)

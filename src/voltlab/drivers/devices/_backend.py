@@ -30,6 +30,7 @@ from ophyd_async.core import (
     make_datakey,
 )
 
+from voltlab.drivers._deadline import deadline
 from voltlab.errors import VoltlabError
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class ClientLink(Generic[ClientT]):
                 self._check_loop()
                 return
             client = self._make_client()
-            async with asyncio.timeout(timeout_s):
+            async with deadline(timeout_s):
                 await client.connect()
             self._client, self._loop = client, asyncio.get_running_loop()
 
