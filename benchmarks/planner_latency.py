@@ -7,7 +7,7 @@ objectives and 1 constraint from a smooth synthetic function, 200 told results, 
   SingleTaskGP, qLogNEHVI with 128 MC samples, ``optimize_acqf_mixed(q=4)`` with the simplex as
   an equality constraint (which forces SLSQP), 4 restarts, 256 raw samples;
 - voltlab: :class:`BoTorchPlanner` with the lighter ``OPTIONS`` below: 4 restarts, 256 raw
-  samples, 32 MC samples, L-BFGS-B capped at 50 iterations per point, GP fits capped at 100
+  samples, 16 MC samples, L-BFGS-B capped at 30 iterations per point, GP fits capped at 100
   iterations. The planner itself adds the stick-breaking simplex (box bounds, so L-BFGS-B), one
   optimiser run shared by the dopant levels per chosen point, and one pending point evaluated
   jointly instead of redoing the box decompositions.
@@ -87,7 +87,7 @@ PHYSICAL_BOUNDS = torch.tensor(
 )
 """Bounds of the straightforward loop's inputs (see :func:`physical`)."""
 OPTIONS = BoTorchOptions(
-    num_restarts=4, raw_samples=256, mc_samples=32, max_iterations=50, fit_max_iterations=100
+    num_restarts=4, raw_samples=256, mc_samples=16, max_iterations=30, fit_max_iterations=100
 )
 
 
