@@ -212,7 +212,7 @@ def report(bench: Benchmark, seeds: int, batches: int, q: int) -> None:
         print(f"{seed:>4}" + "".join(f"  {row[c]:>10.3f}" for c in columns), flush=True)
     means = {c: statistics.fmean(r[c] for r in rows) for c in columns}
     print(f"{'mean':>4}" + "".join(f"  {means[c]:>10.3f}" for c in columns))
-    print(f"{bench.name} voltlab {means['voltlab']:.2f}", flush=True)
+    print(f"{bench.name} voltlab {means['voltlab']:.4g}", flush=True)
 
 
 def main() -> None:
