@@ -20,6 +20,7 @@ import zmq.asyncio
 from pydantic import BaseModel
 
 from voltlab.drivers._heartbeat import Heartbeat
+from voltlab.drivers._retry import AttemptFailed, with_retries
 from voltlab.drivers.config import ZmqInstrumentConfig
 from voltlab.drivers.errors import (
     CommandRefused,
@@ -36,12 +37,6 @@ RECONNECT_IVL_MS = 50
 RECONNECT_IVL_MAX_MS = 1_000
 
 Params = Mapping[str, Any] | BaseModel
-
-
-class _AttemptFailed(Exception):
-    def __init__(self, error: DriverError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 def curve_options(config: ZmqInstrumentConfig) -> dict[str, bytes]:
@@ -98,29 +93,22 @@ class ZmqRpc:
         body = params.model_dump(mode="json") if isinstance(params, BaseModel) else dict(params)
         request = Request(command=command, params=body)
         payload = encode(request)
-        policy = self._config.retry
-        failure: DriverError | None = None
+
+        async def attempt() -> Reply:
+            return await self._exchange(command, request.msg_id, payload)
+
+        async def after_failure(number: int, failure: DriverError) -> None:
+            self._discard_socket()
+            log.info("%s: attempt %d failed: %s", self.instrument, number, failure)
+
         async with self._lock:
-            for attempt in range(attempts or policy.attempts):
-                if attempt:
-                    await asyncio.sleep(policy.backoff_s(attempt))
-                try:
-                    reply = await self._exchange(command, request.msg_id, payload)
-                except _AttemptFailed as exc:
-                    failure = exc.error
-                    self._discard_socket()
-                    log.info("%s: attempt %d failed: %s", self.instrument, attempt + 1, failure)
-                    continue
-                self.heartbeat.alive()
-                if reply.ok:
-                    return reply.result or {}
-                assert reply.error is not None
-                error = reply.error
-                raise CommandRefused(
-                    self.instrument, command, error.code, error.message, error.field
-                )
-        assert failure is not None
-        raise failure
+            reply = await with_retries(self._config.retry, attempts, attempt, after_failure)
+            self.heartbeat.alive()
+        if reply.ok:
+            return reply.result or {}
+        assert reply.error is not None
+        error = reply.error
+        raise CommandRefused(self.instrument, command, error.code, error.message, error.field)
 
     async def _exchange(self, command: str, msg_id: str, payload: bytes) -> Reply:
         sock = self._ensure_socket()
@@ -130,7 +118,7 @@ class ZmqRpc:
             async with asyncio.timeout_at(deadline):
                 await sock.send(payload)
         except TimeoutError:
-            raise _AttemptFailed(
+            raise AttemptFailed(
                 InstrumentUnavailable(
                     self.instrument,
                     command,
@@ -144,14 +132,14 @@ class ZmqRpc:
                     try:
                         reply = decode_reply(frame)
                     except ProtocolError as exc:
-                        raise _AttemptFailed(
+                        raise AttemptFailed(
                             DriverProtocolError(self.instrument, command, exc.message)
                         ) from exc
                     if reply.msg_id in (msg_id, None):
                         return reply
                     log.debug("%s: discarding reply to another request", self.instrument)
         except TimeoutError:
-            raise _AttemptFailed(
+            raise AttemptFailed(
                 DriverTimeout(self.instrument, command, f"no reply within {timeout_s} s")
             ) from None
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from voltlab.drivers._deadline import deadline
 from voltlab.drivers._heartbeat import Heartbeat
 from voltlab.drivers._jobs import wait_final
+from voltlab.drivers._retry import AttemptFailed, with_retries
 from voltlab.drivers.config import RobotConfig
 from voltlab.drivers.errors import (
     CommandRefused,
@@ -202,34 +203,35 @@ class RobotClient:
     ) -> T:
         """Run ``operation`` on a live session, reconnecting and retrying on loss or timeout."""
         policy = self._config.retry
-        failure: DriverError | None = None
+
+        async def attempt() -> T:
+            failure: DriverError
+            try:
+                session = await self._ensure_session(command)
+                async with deadline(policy.reply_timeout_s):
+                    return await operation(session)
+            except DriverError as exc:
+                failure = exc
+            except TimeoutError:
+                failure = DriverTimeout(
+                    INSTRUMENT, command, f"no reply within {policy.reply_timeout_s} s"
+                )
+            except (OSError, UaError) as exc:
+                failure = InstrumentUnavailable(INSTRUMENT, command, f"connection lost: {exc!r}")
+            # a refused login does not get better by retrying
+            refused_login = (
+                isinstance(failure, InstrumentUnavailable) and failure.command == "login"
+            )
+            raise AttemptFailed(failure, final=refused_login)
+
+        async def after_failure(number: int, failure: DriverError) -> None:
+            log.info("robot: %s attempt %d failed: %s", command, number, failure)
+            await self._drop()
+
         async with self._lock:
-            for attempt in range(attempts or policy.attempts):
-                if attempt:
-                    await asyncio.sleep(policy.backoff_s(attempt))
-                try:
-                    session = await self._ensure_session(command)
-                    async with deadline(policy.reply_timeout_s):
-                        result = await operation(session)
-                except DriverError as exc:
-                    failure = exc
-                except TimeoutError:
-                    failure = DriverTimeout(
-                        INSTRUMENT, command, f"no reply within {policy.reply_timeout_s} s"
-                    )
-                except (OSError, UaError) as exc:
-                    failure = InstrumentUnavailable(
-                        INSTRUMENT, command, f"connection lost: {exc!r}"
-                    )
-                else:
-                    self._heartbeat.alive()
-                    return result
-                log.info("robot: %s attempt %d failed: %s", command, attempt + 1, failure)
-                await self._drop()
-                if isinstance(failure, InstrumentUnavailable) and failure.command == "login":
-                    break  # a refused login does not get better by retrying
-        assert failure is not None
-        raise failure
+            result = await with_retries(policy, attempts, attempt, after_failure)
+            self._heartbeat.alive()
+            return result
 
     async def _ensure_session(self, command: str) -> _Session:
         if self._session is not None:
