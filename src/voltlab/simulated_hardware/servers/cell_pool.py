@@ -12,7 +12,6 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import signal
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from voltlab.protocol.cycler import CyclingProtocol
 from voltlab.simulated_hardware.world.cell_model import simulate_cell
 from voltlab.simulated_hardware.world.cell_types import CellSpec, CellTrace
+from voltlab.worker_lifetime import leave_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,10 @@ WORKER_NICENESS = 10
 """Cell solves are background work: the servers' event loops answer commands first."""
 
 
-def _init_worker() -> None:
-    """Worker initialiser: Ctrl-C reaches the whole process group, but only the server should
-    react (it shuts the workers down itself); and solves yield the CPU to command handling."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _init_worker(server_pid: int) -> None:
+    """Worker initialiser: leave with the server (see :mod:`voltlab.worker_lifetime`), and
+    yield the CPU to command handling."""
+    leave_with_parent(server_pid)
     os.nice(WORKER_NICENESS)
 
 
@@ -98,7 +98,10 @@ class CellPool:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([simulate_cell.__module__])
             self._executor = ProcessPoolExecutor(
-                self._max_workers, mp_context=context, initializer=_init_worker
+                self._max_workers,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(os.getpid(),),
             )
             log.info("cell model pool started with %d workers", self._max_workers)
         return self._executor
