@@ -2,7 +2,6 @@
 worker and the simulator's cell-model workers both leave when their parent is killed outright
 (gone without shutting its pool down, as after ``kill -9``)."""
 
-import os
 import subprocess
 import sys
 import time
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from voltlab.worker_lifetime import PARENT_CHECK_S
+from voltlab.worker_lifetime import PARENT_CHECK_S, process_gone
 
 KILLED_ORCHESTRATOR = """
 import asyncio, os
@@ -49,15 +48,6 @@ def test_workers_leave_when_their_parent_is_killed(script: str, tmp_path: Path) 
     assert workers, "the parent started no worker"
     give_up = time.monotonic() + 10 * PARENT_CHECK_S
     for worker in workers:
-        while _alive(worker):
+        while not process_gone(worker):
             assert time.monotonic() < give_up, f"worker {worker} outlived its parent"
             time.sleep(0.1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (ProcessLookupError, FileNotFoundError):
-        return False
-    return stat.split(")")[-1].split()[0] != "Z"  # a zombie has exited already

@@ -11,6 +11,7 @@ and is raised at once as :class:`CommandRefused`.
 """
 
 import asyncio
+import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -93,9 +94,7 @@ class ZmqRpc:
         body = params.model_dump(mode="json") if isinstance(params, BaseModel) else dict(params)
         request = Request(command=command, params=body)
         payload = encode(request)
-
-        async def attempt() -> Reply:
-            return await self._exchange(command, request.msg_id, payload)
+        attempt = functools.partial(self._exchange, command, request.msg_id, payload)
 
         async def after_failure(number: int, failure: DriverError) -> None:
             self._discard_socket()
