@@ -10,6 +10,7 @@ import pytest
 import zmq
 
 from tests.drivers.conftest import DEADLINE_S, curve_keys, xrd_config
+from tests.orchestrator.conftest import wait_for
 from voltlab.drivers import (
     CommandRefused,
     CurveClientKeys,
@@ -207,6 +208,22 @@ async def test_the_client_recovers_after_a_server_restart(stage: Stage) -> None:
         await stage.server.start()
         assert (await pending).state is StageState.EMPTY  # a restarted stage forgot its sample
         assert (await xrd.measure_pattern("P-1", scan("X-new"), DEADLINE_S)).job_id == "X-new"
+
+
+async def test_a_stage_restarted_between_load_and_measure_is_loaded_again(stage: Stage) -> None:
+    """The measure's reply is lost and the stage restarts before it is resent: the resent
+    measure reaches a stage without the sample, so measure_pattern loads it again."""
+    config = xrd_config(stage.server.endpoint, retry={"reply_timeout_s": 1.0, "attempts": 4})
+    stage.lab.faults.schedule(FaultKind.TIMEOUT, "xrd.measure")
+    async with XRDClient(config) as xrd:
+        measured = asyncio.create_task(xrd.measure_pattern("P-1", scan("X-1"), DEADLINE_S))
+        await wait_for(lambda: bool(stage.lab.faults.injected))  # measured; reply dropped
+        await stage.server.stop()
+        stage.server = XRDServer(stage.lab)
+        await stage.server.start()
+        pattern = await measured
+        assert pattern.job_id == "X-1"
+        assert (await xrd.status()).sample_id == "P-1"
 
 
 async def test_an_absent_stage_is_unavailable(stage: Stage) -> None:

@@ -51,6 +51,19 @@ class XRDClient(ZmqInstrumentClient):
         result = await self._rpc.call(XRDCommand.GET_PATTERN, JobParams(job_id=job_id))
         return Pattern.model_validate(result)
 
+    async def _load_and_measure(self, sample_id: str, params: MeasureParams) -> XRDJob:
+        """Load, then start the measurement. A measure resent after a lost reply can reach a
+        stage restarted in between, which has forgotten the sample and refuses NOT_READY: the
+        sample is loaded once more and the measure sent again."""
+        await self.load(sample_id)
+        try:
+            return await self.measure(params)
+        except CommandRefused as exc:
+            if exc.code is not ErrorCode.NOT_READY:
+                raise
+        await self.load(sample_id)
+        return await self.measure(params)
+
     async def reset(self) -> StageStatus:
         """Clear the stage's error state; a running (or stuck) measurement is aborted."""
         return StageStatus.model_validate(await self._rpc.call(XRDCommand.RESET, {}))
@@ -72,8 +85,7 @@ class XRDClient(ZmqInstrumentClient):
         except CommandRefused as exc:
             if exc.code is not ErrorCode.UNKNOWN_JOB:
                 raise
-            await self.load(sample_id)
-            job = await self.measure(params)
+            job = await self._load_and_measure(sample_id, params)
         done = await self.wait(job.job_id, deadline_s)
         if done.state is not JobState.COMPLETED:
             raise JobFailed(INSTRUMENT, done.job_id, done.state, done.error)
