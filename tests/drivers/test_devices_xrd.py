@@ -15,6 +15,7 @@ from voltlab.drivers.devices import DeviceError, XRDStage
 from voltlab.drivers.session import BlueskySession
 from voltlab.simulated_hardware.config import SimSettings
 from voltlab.simulated_hardware.faults import FaultKind
+from voltlab.simulated_hardware.servers.xrd import XRDServer
 from voltlab.simulated_hardware.world.xrd import simulate_pattern
 
 pytestmark = pytest.mark.servers
@@ -163,3 +164,24 @@ async def test_retriggering_a_known_job_reattaches_without_measuring_again(
     again = await session.acall(measure("X-1"))
     np.testing.assert_array_equal(again, first)
     assert stage.server.status().job_id == "X-2"  # X-1 was not measured a second time
+
+
+async def test_a_stage_restarted_after_the_load_is_loaded_again_by_the_trigger(
+    stage: Stage, connected: tuple[BlueskySession, XRDStage]
+) -> None:
+    """The device loads in one step and measures in the next; a stage restarted between them
+    has forgotten the sample, so the trigger loads it again instead of failing."""
+    session, xrd = connected
+    await session.acall(xrd_load(xrd))
+    await stage.server.stop()
+    stage.server = XRDServer(stage.lab)
+    await stage.server.start()
+    assert stage.server.status().sample_id is None
+
+    async def measure() -> str:
+        await configure(xrd, "X-1")
+        await xrd.trigger()
+        return await xrd.sample_id.get_value()
+
+    assert await session.acall(measure()) == "P-1"
+    assert stage.server.status().sample_id == "P-1"

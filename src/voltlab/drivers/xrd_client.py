@@ -51,11 +51,10 @@ class XRDClient(ZmqInstrumentClient):
         result = await self._rpc.call(XRDCommand.GET_PATTERN, JobParams(job_id=job_id))
         return Pattern.model_validate(result)
 
-    async def _load_and_measure(self, sample_id: str, params: MeasureParams) -> XRDJob:
-        """Load, then start the measurement. A measure resent after a lost reply can reach a
-        stage restarted in between, which has forgotten the sample and refuses NOT_READY: the
-        sample is loaded once more and the measure sent again."""
-        await self.load(sample_id)
+    async def measure_loaded(self, sample_id: str, params: MeasureParams) -> XRDJob:
+        """Start a measurement of ``sample_id``, which the caller has loaded. A stage restarted
+        since the load (a measure resent after a lost reply can reach one) has forgotten the
+        sample and refuses NOT_READY: the sample is loaded once more and the measure resent."""
         try:
             return await self.measure(params)
         except CommandRefused as exc:
@@ -85,7 +84,8 @@ class XRDClient(ZmqInstrumentClient):
         except CommandRefused as exc:
             if exc.code is not ErrorCode.UNKNOWN_JOB:
                 raise
-            job = await self._load_and_measure(sample_id, params)
+            await self.load(sample_id)
+            job = await self.measure_loaded(sample_id, params)
         done = await self.wait(job.job_id, deadline_s)
         if done.state is not JobState.COMPLETED:
             raise JobFailed(INSTRUMENT, done.job_id, done.state, done.error)

@@ -51,6 +51,7 @@ class XRDStage(StandardReadable):
         self._link = ClientLink(INSTRUMENT, config.endpoint, lambda: XRDClient(config))
         self._deadline_s = deadline_s
         self._measured: str | None = None
+        self._loaded: str | None = None
         self._pattern: Pattern | None = None
         link = self._link
         status = SharedRead(lambda: link.client.status())
@@ -112,7 +113,10 @@ class XRDStage(StandardReadable):
             count_time_s=await self.count_time.get_value(),
         )
         client = self._link.client
-        job = await client.measure(params)
+        if self._loaded is None:
+            job = await client.measure(params)
+        else:  # the stage may have restarted since the load and forgotten the sample
+            job = await client.measure_loaded(self._loaded, params)
         done = await client.wait(job.job_id, self._deadline_s)
         await self.next_job_id.set("")
         if done.state is not JobState.COMPLETED:
@@ -129,6 +133,7 @@ class XRDStage(StandardReadable):
         client = self._link.client
         if (await client.status()).sample_id != sample_id:
             await client.load(sample_id)
+        self._loaded = sample_id
 
     async def _last_pattern(self) -> Pattern | None:
         """The last measurement's pattern, fetched once per job (a finished pattern never changes)."""
