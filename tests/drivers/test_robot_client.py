@@ -14,6 +14,7 @@ from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tests.drivers.conftest import DEADLINE_S, FAST_RETRY, QUIET_HEARTBEAT
+from tests.polling import eventually
 from tests.simulated_hardware.test_robot_server import ServerThread, module_settings
 from voltlab.drivers import (
     CommandRefused,
@@ -213,11 +214,3 @@ async def test_encrypted_session_with_password(
     assert refused.value.command == "login"
     with pytest.raises(InstrumentUnavailable):  # no security: the server offers no endpoint
         await RobotClient(robot_config(url)).connect()
-
-
-async def eventually(predicate: Any) -> None:
-    async with asyncio.timeout(DEADLINE_S):
-        while True:
-            if predicate():
-                return
-            await asyncio.sleep(0.01)

@@ -10,7 +10,7 @@ import pytest
 import zmq
 
 from tests.drivers.conftest import DEADLINE_S, curve_keys, xrd_config
-from tests.orchestrator.conftest import wait_for
+from tests.polling import eventually
 from voltlab.drivers import (
     CommandRefused,
     CurveClientKeys,
@@ -217,7 +217,7 @@ async def test_a_stage_restarted_between_load_and_measure_is_loaded_again(stage:
     stage.lab.faults.schedule(FaultKind.TIMEOUT, "xrd.measure")
     async with XRDClient(config) as xrd:
         measured = asyncio.create_task(xrd.measure_pattern("P-1", scan("X-1"), DEADLINE_S))
-        await wait_for(lambda: bool(stage.lab.faults.injected))  # measured; reply dropped
+        await eventually(lambda: bool(stage.lab.faults.injected))  # measured; reply dropped
         await stage.server.stop()
         stage.server = XRDServer(stage.lab)
         await stage.server.start()
@@ -268,11 +268,3 @@ async def test_curve_end_to_end(sim_settings: SimSettings, tmp_path: Path) -> No
     finally:
         await stage.server.stop()
         stage.lab.close()
-
-
-async def eventually(predicate: Any) -> None:
-    async with asyncio.timeout(DEADLINE_S):
-        while True:
-            if predicate():
-                return
-            await asyncio.sleep(0.01)

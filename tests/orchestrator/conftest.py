@@ -1,9 +1,8 @@
 """What the engine tests share: a simulated lab on free ports (in the test's loop), a small
 cathode campaign pointed at it, and running the engine on a temporary lab file."""
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from voltlab.simulated_hardware.config import SimSettings
 from voltlab.simulated_hardware.lab import running_lab
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
-WAIT_S = 100.0
 FAST_ENGINE = EngineSettings(
     deadlines_s={"synthesize": 30.0, "xrd": 30.0, "assemble_cell": 30.0, "cycle": 120.0},
     outage_timeout_s=20.0,
@@ -67,12 +65,3 @@ async def run(
     bus: EventBus | None = None,
 ) -> CampaignRow:
     return await run_campaign(lab, campaign, text, campaign_id, bus, FAST_ENGINE)
-
-
-async def wait_for(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
-    """Poll ``condition`` until true; fail the test after ``timeout_s``."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout_s
-    while not condition():
-        assert loop.time() < end, "condition not met in time"
-        await asyncio.sleep(0.05)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from event_model import DocumentNames, schema_validators
 
-from tests.orchestrator.conftest import cathode_campaign, run, wait_for
+from tests.orchestrator.conftest import cathode_campaign, run
+from tests.polling import eventually
 from voltlab.drivers import CyclerClient, DriverConfig
 from voltlab.orchestrator import control
 from voltlab.orchestrator.runs import prepare
@@ -81,7 +82,7 @@ async def test_approve_mode_runs_nothing_until_an_operator_approves(
     )  # fmt: skip
     lab = tmp_path / "lab.sqlite"
     engine = asyncio.create_task(run(lab, campaign, text))
-    await wait_for(lambda: len(experiments(lab)) >= 1)
+    await eventually(lambda: len(experiments(lab)) >= 1)
     await asyncio.sleep(0.5)
     first = experiments(lab)[0]
     assert first.state is ExperimentState.AWAITING_APPROVAL
@@ -119,10 +120,10 @@ async def test_pause_holds_new_steps_and_resume_finishes(
                 for s in store.steps(e.id)
             )
 
-    await wait_for(lambda: started_steps() >= 1)
+    await eventually(lambda: started_steps() >= 1)
     with Store.open(lab) as store:
         control.pause(store, "test")
-    await wait_for(lambda: Store.open(lab).campaign("test").state is CampaignState.PAUSED)
+    await eventually(lambda: Store.open(lab).campaign("test").state is CampaignState.PAUSED)
     # Steps already running may finish, but none starts while paused.
     await asyncio.sleep(1.0)
     held = started_steps()
@@ -154,12 +155,12 @@ async def test_manual_experiment_runs_and_an_excluded_result_leaves_the_model(
         prepare(store, campaign, text, "test")
         control.add_manual(store, "test", point, note="a known good NMC622")
     engine = asyncio.create_task(run(lab, campaign, text))
-    await wait_for(lambda: experiments(lab)[0].told)
+    await eventually(lambda: experiments(lab)[0].told)
     with Store.open(lab) as store:
         assert store.campaign("test").state is CampaignState.RUNNING
         control.exclude(store, "test-e0001", "cell was dropped during assembly")
     for number in (2, 3):
-        await wait_for(lambda n=number: len(experiments(lab)) >= n)
+        await eventually(lambda n=number: len(experiments(lab)) >= n)
         with Store.open(lab) as store:
             control.approve(store, f"test-e000{number}")
     row = await asyncio.wait_for(engine, TIMEOUT_S)
@@ -181,10 +182,10 @@ async def test_vetoing_the_last_suggestion_of_the_budget_brings_another(
     campaign, text = cathode_campaign(sim_lab, approve=True, budget={"experiments": 1})
     lab = tmp_path / "lab.sqlite"
     engine = asyncio.create_task(run(lab, campaign, text))
-    await wait_for(lambda: len(experiments(lab)) == 1)
+    await eventually(lambda: len(experiments(lab)) == 1)
     with Store.open(lab) as store:
         control.veto(store, "test-e0001", "not this one")
-    await wait_for(lambda: len(experiments(lab)) == 2)
+    await eventually(lambda: len(experiments(lab)) == 2)
     with Store.open(lab) as store:
         control.approve(store, "test-e0002")
     row = await asyncio.wait_for(engine, TIMEOUT_S)

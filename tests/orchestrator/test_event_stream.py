@@ -3,7 +3,7 @@ listeners carry the store's event log (same ``seq``) plus live cycling progress 
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import zmq.asyncio
 
 from tests.conftest import free_port
 from tests.orchestrator.conftest import FAST_ENGINE, cathode_campaign
+from tests.polling import eventually
 from voltlab.drivers import DriverConfig
 from voltlab.orchestrator.events import Event, EventBus
 from voltlab.orchestrator.runs import run_campaign
@@ -21,14 +22,6 @@ from voltlab.orchestrator.store import Store
 
 LIVE_KINDS = {"points", "cycle"}
 DRAIN_TIMEOUT_S = 10.0
-
-
-async def wait_for(condition: Callable[[], bool], timeout_s: float) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout_s
-    while not condition():
-        assert loop.time() < end, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 class Listener:
@@ -116,7 +109,7 @@ async def test_bus_and_zmq_carry_the_event_log_and_live_progress(
 
     # Outside: [kind, json] frames up to the campaign's final event, matching the store.
     last = log[-1]["seq"]
-    await wait_for(lambda: any(p["seq"] == last for _, p in outside.frames), DRAIN_TIMEOUT_S)
+    await eventually(lambda: any(p["seq"] == last for _, p in outside.frames), DRAIN_TIMEOUT_S)
     assert all(kind == payload["kind"] for kind, payload in outside.frames)
     received = stored([payload for _, payload in outside.frames])
     by_seq = {e["seq"]: e for e in log}

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.orchestrator.conftest import cathode_campaign, run, wait_for
+from tests.orchestrator.conftest import cathode_campaign, run
+from tests.polling import eventually
 from voltlab.drivers import DriverConfig, InstrumentUnavailable, RetryPolicy
 from voltlab.orchestrator.events import Event, EventBus
 from voltlab.orchestrator.states import CampaignState, ExperimentState, StepState
@@ -106,7 +107,7 @@ async def test_an_xrd_outage_holds_only_the_steps_that_need_it(
             recorder = asyncio.create_task(record())
             engine = asyncio.create_task(run(lab, campaign, text, bus=bus))
             try:
-                await wait_for(lambda: xrd_needed_while_cycling(lab))
+                await eventually(lambda: xrd_needed_while_cycling(lab))
                 down_at = time.time()
                 await servers.stop(Instrument.XRD)
 
@@ -117,7 +118,7 @@ async def test_an_xrd_outage_holds_only_the_steps_that_need_it(
                     long_enough = time.time() - down_at >= MIN_OUTAGE_S
                     return long_enough and {"instrument", "points"} <= kinds
 
-                await wait_for(outage_felt, 60.0)
+                await eventually(outage_felt, 60.0)
                 await servers.start(Instrument.XRD)
                 up_at = time.time()
                 row = await asyncio.wait_for(engine, TIMEOUT_S)
@@ -165,7 +166,7 @@ async def test_an_xrd_stage_restarted_mid_measurement_is_waited_for_not_failed(
         try:
             stage = servers.running[Instrument.XRD]
             assert isinstance(stage, XRDServer)
-            await wait_for(lambda: stage.status().state is StageState.MEASURING)
+            await eventually(lambda: stage.status().state is StageState.MEASURING)
             await servers.stop(Instrument.XRD)
             await asyncio.sleep(0.5)  # the outage itself, shorter than the driver's retries
             await servers.start(Instrument.XRD)

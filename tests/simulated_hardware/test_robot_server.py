@@ -21,6 +21,7 @@ from asyncua import Client, Node, ua
 from asyncua.ua.uaerrors import UaError
 
 from tests.conftest import LOOPBACK, free_port
+from tests.polling import eventually
 from voltlab.protocol.opcua import Precursor
 from voltlab.simulated_hardware.config import SimSettings, load_sim_settings
 from voltlab.simulated_hardware.context import LabContext
@@ -139,15 +140,6 @@ class RawRobot:
 
     async def wait_final(self, job_id: str) -> dict[str, Any]:
         return await self.wait_job(job_id, lambda job: job["state"] in FINAL)
-
-
-async def eventually(predicate: Callable[[], bool]) -> None:
-    """Poll ``predicate`` until it holds, within the deadline."""
-    async with asyncio.timeout(DEADLINE_S):
-        while True:
-            if predicate():
-                return
-            await asyncio.sleep(0.005)
 
 
 def make_client(url: str, timeout: float = 5.0) -> Client:
