@@ -248,3 +248,33 @@ def test_fit_iterations_can_be_capped(toy_problem: Problem) -> None:
             return float(mll(gp(*gp.train_inputs), gp.train_targets))
 
     assert log_likelihood(1) < log_likelihood(None) - 1e-3
+
+
+def test_numeric_inputs_are_warped_and_the_warping_is_learnt(nmc_problem: Problem) -> None:
+    planner = _told(nmc_problem, nmc_result, n=10, min_observations=10)
+    data = _botorch.training_data(nmc_problem, planner.history)
+    warped = _botorch.fit_models(nmc_problem.space, data, warp=True)
+    for gp in warped.models:
+        warp = gp.input_transform["warp"]
+        assert warp.indices.tolist() == nmc_problem.space.numeric_model_columns
+        learnt = torch.cat([warp.concentration0, warp.concentration1]).detach()
+        assert not torch.allclose(learnt, torch.ones_like(learnt))  # moved off the identity
+    plain = _botorch.fit_models(nmc_problem.space, data)
+    assert all("warp" not in gp.input_transform for gp in plain.models)
+
+
+@pytest.mark.parametrize("input_warping", [True, False])
+def test_the_planner_warps_inputs_as_configured(
+    nmc_problem: Problem, input_warping: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planner = _told(nmc_problem, nmc_result, n=10, min_observations=10, input_warping=input_warping)
+    fit = _botorch.fit_models
+    warps: list[bool] = []
+
+    def recording(*args: object, **kwargs: object) -> object:
+        warps.append(bool(kwargs["warp"]))
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(_botorch, "fit_models", recording)
+    (suggestion,) = planner.ask(1)
+    assert warps == [input_warping] and suggestion.reason.strategy == "qlognehvi"

@@ -135,3 +135,15 @@ def test_models_see_one_composition_where_cube_points_collapse(nmc_problem: Prob
     assert inputs.shape == (2, space.model_dim) == (2, 7)
     assert torch.equal(inputs[0], inputs[1])
     assert ((inputs >= 0) & (inputs <= 1)).all()
+
+
+def test_numeric_model_columns_leave_out_categorical_one_hots(nmc_problem: Problem) -> None:
+    """Simplex components (3) and temperature are numbers; the dopant's 3 columns are not."""
+    assert nmc_problem.space.numeric_model_columns == [0, 1, 2, 3]
+    first = SearchSpace(
+        parameters=[
+            CategoricalParameter(name="dopant", levels=["none", "Al"]),
+            IntegerParameter(name="steps", lower=1, upper=3),
+        ]
+    )
+    assert first.numeric_model_columns == [2]

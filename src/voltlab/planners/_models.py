@@ -18,9 +18,10 @@ from botorch.exceptions.warnings import (
 )
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, SingleTaskGP
-from botorch.models.transforms.input import ChainedInputTransform, InputTransform, Normalize
+from botorch.models.transforms.input import ChainedInputTransform, InputTransform, Normalize, Warp
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import LogNormalPrior
 from linear_operator.utils.warnings import NumericalWarning
 
 from voltlab.planners._errors import PlannerInputError
@@ -30,6 +31,10 @@ from voltlab.planners._space import SearchSpace
 
 FAILURE_THRESHOLD = 0.5
 """A point counts as feasible when its predicted failure indicator is at most this."""
+
+WARP_CONCENTRATION_PRIOR = (0.0, 0.75**0.5)
+"""LogNormal (loc, scale) prior on both Kumaraswamy concentrations of an input warping: centred
+on the identity, as in BoTorch's input-warping tutorial."""
 
 
 @contextmanager
@@ -103,18 +108,39 @@ class PhysicalInputs(InputTransform):
 
 
 def _gp(
-    space: SearchSpace, x: torch.Tensor, y: torch.Tensor, noise_variance: float | None = None
+    space: SearchSpace,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    noise_variance: float | None = None,
+    warp: bool = False,
 ) -> SingleTaskGP:
     """A GP on ``x`` (n x dim) and ``y`` (n x 1); the noise is inferred unless its variance is
-    known (in ``y``'s units squared)."""
+    known (in ``y``'s units squared). With ``warp`` each numeric input is warped by a learnt
+    Kumaraswamy CDF, so one stationary kernel can fit a function that varies fast in part of
+    a knob's range and slowly elsewhere."""
     width = space.model_dim
     bounds = torch.stack([torch.zeros(width), torch.ones(width)]).to(x)
-    inputs = ChainedInputTransform(
-        physical=PhysicalInputs(space), normalize=Normalize(d=width, bounds=bounds)
-    )
+    steps: dict[str, InputTransform] = {
+        "physical": PhysicalInputs(space),
+        "normalize": Normalize(d=width, bounds=bounds),
+    }
+    numeric = space.numeric_model_columns
+    if warp and numeric:
+        loc, scale = WARP_CONCENTRATION_PRIOR
+        steps["warp"] = Warp(
+            d=width,
+            indices=numeric,
+            bounds=bounds,
+            concentration1_prior=LogNormalPrior(loc, scale),
+            concentration0_prior=LogNormalPrior(loc, scale),
+        )
     y_var = None if noise_variance is None else torch.full_like(y, noise_variance)
     return SingleTaskGP(
-        x, y, train_Yvar=y_var, input_transform=inputs, outcome_transform=Standardize(m=1)
+        x,
+        y,
+        train_Yvar=y_var,
+        input_transform=ChainedInputTransform(**steps),
+        outcome_transform=Standardize(m=1),
     )
 
 
@@ -123,12 +149,13 @@ def fit_models(
     data: TrainingData,
     noise_variances: Sequence[float | None] | None = None,
     max_iterations: int | None = None,
+    warp: bool = False,
 ) -> ModelListGP:
     """One SingleTaskGP per outcome column (plus the failure indicator if any failed), fitted.
 
     ``noise_variances`` gives per outcome column a known observation-noise variance, or None to
     infer it. ``max_iterations`` caps L-BFGS-B on each marginal likelihood (None: BoTorch's
-    default, run to convergence). Raises BoTorch/GPyTorch errors (``ModelFittingError``,
+    default, run to convergence). ``warp`` learns an input warping per GP (see ``_gp``). Raises BoTorch/GPyTorch errors (``ModelFittingError``,
     ``NotPSDError``) for the caller's fallback.
     """
     width = data.y.shape[-1]
@@ -137,9 +164,9 @@ def fit_models(
         raise PlannerInputError(
             "noise_variances", f"has {len(variances)} entries for {width} outcomes"
         )
-    models = [_gp(space, data.x_ok, data.y[:, j : j + 1], variances[j]) for j in range(width)]
+    models = [_gp(space, data.x_ok, data.y[:, j : j + 1], variances[j], warp) for j in range(width)]
     if data.any_failed:
-        models.append(_gp(space, data.x_all, data.failed))
+        models.append(_gp(space, data.x_all, data.failed, warp=warp))
     options = {} if max_iterations is None else {"options": {"maxiter": max_iterations}}
     with quiet_numerics():
         for model in models:

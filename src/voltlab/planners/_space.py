@@ -53,6 +53,17 @@ class SearchSpace(FrozenModel):
         """Width of the models' inputs (a simplex group gives all its components)."""
         return sum(p.model_width for p in self.parameters)
 
+    @property
+    def numeric_model_columns(self) -> list[int]:
+        """Model-input columns of numbers and compositions, i.e. all but categorical one-hots."""
+        starts = itertools.accumulate((p.model_width for p in self.parameters), initial=0)
+        return [
+            column
+            for parameter, start in zip(self.parameters, starts, strict=False)
+            if not isinstance(parameter, CategoricalParameter)
+            for column in range(start, start + parameter.model_width)
+        ]
+
     def to_model(self, coords: torch.Tensor) -> torch.Tensor:
         """Cube points ``... x dim`` as model inputs ``... x model_dim``, all in [0, 1]."""
         parts = [
