@@ -9,9 +9,10 @@ objectives and 1 constraint from a smooth synthetic function, 200 told results, 
 - voltlab: :class:`BoTorchPlanner` with the lighter ``OPTIONS`` below: 4 restarts, 256 raw
   samples, 16 MC samples, L-BFGS-B capped at 30 iterations per point, GP fits capped at 100
   iterations, no input warping (with it this ask takes about twice as long: the warped
-  acquisition needs 2.3x the evaluations per L-BFGS-B run). The planner itself adds the stick-breaking simplex (box bounds, so L-BFGS-B), one
-  optimiser run shared by the dopant levels per chosen point, and one pending point evaluated
-  jointly instead of redoing the box decompositions.
+  acquisition needs 2.3x the evaluations per L-BFGS-B run). The planner itself adds the
+  stick-breaking simplex (box bounds, so L-BFGS-B), one optimiser run shared by the dopant
+  levels per chosen point, and one pending point evaluated jointly instead of redoing the box
+  decompositions.
 
 Both q=4 batches are scored with the same joint qLogNEHVI (the straightforward loop's model, 128
 samples), so "equal or better" is on one yardstick. voltlab's time is the median of

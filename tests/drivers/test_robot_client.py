@@ -164,9 +164,9 @@ async def test_restart_and_heartbeat(tmp_path: Path) -> None:
     try:
         async with RobotClient(config) as client:
             thread.__exit__(None, None, None)
-            await eventually(lambda: not client.healthy)
+            await eventually(lambda: not client.healthy, DEADLINE_S)
             thread = ServerThread(settings).__enter__()
-            await eventually(lambda: client.healthy)
+            await eventually(lambda: client.healthy, DEADLINE_S)
             await client.submit("after-restart", RECIPE)
             assert (await client.wait("after-restart", DEADLINE_S)).state is JobState.COMPLETED
     finally:

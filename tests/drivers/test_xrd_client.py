@@ -238,12 +238,12 @@ async def test_heartbeat_marks_a_silent_stage_unhealthy_and_recovers(stage: Stag
     config = xrd_config(stage.server.endpoint, heartbeat={"interval_s": 0.05, "misses": 2})
     async with XRDClient(config) as xrd:
         seen = xrd.last_seen
-        await eventually(lambda: xrd.last_seen != seen)
+        await eventually(lambda: xrd.last_seen != seen, DEADLINE_S)
         await stage.server.stop()
-        await eventually(lambda: not xrd.healthy)
+        await eventually(lambda: not xrd.healthy, DEADLINE_S)
         stage.server = XRDServer(stage.lab)
         await stage.server.start()
-        await eventually(lambda: xrd.healthy)
+        await eventually(lambda: xrd.healthy, DEADLINE_S)
 
 
 async def test_curve_end_to_end(sim_settings: SimSettings, tmp_path: Path) -> None:

@@ -417,7 +417,7 @@ async def test_stop_is_not_held_up_by_a_hung_call(sim_settings: SimSettings) -> 
     try:
         async with opened(server.url, make_client(server.url, timeout=30)) as raw:
             call = asyncio.create_task(raw.call("GetJob", "anything"))
-            await eventually(lambda: bool(lab.faults.injected))
+            await eventually(lambda: bool(lab.faults.injected), DEADLINE_S, interval_s=0.005)
             async with asyncio.timeout(5):
                 await server.stop()
             await asyncio.wait({call}, timeout=5)  # released with the reply, or dropped

@@ -155,8 +155,9 @@ def fit_models(
 
     ``noise_variances`` gives per outcome column a known observation-noise variance, or None to
     infer it. ``max_iterations`` caps L-BFGS-B on each marginal likelihood (None: BoTorch's
-    default, run to convergence). ``warp`` learns an input warping per GP (see ``_gp``). Raises BoTorch/GPyTorch errors (``ModelFittingError``,
-    ``NotPSDError``) for the caller's fallback.
+    default, run to convergence). ``warp`` learns an input warping per GP (see ``_gp``).
+    Raises BoTorch/GPyTorch errors (``ModelFittingError``, ``NotPSDError``) for the caller's
+    fallback.
     """
     width = data.y.shape[-1]
     variances = list(noise_variances) if noise_variances is not None else [None] * width
