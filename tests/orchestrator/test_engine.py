@@ -23,6 +23,21 @@ def experiments(lab: Path, campaign_id: str = "test") -> list:
         return store.experiments(campaign_id)
 
 
+def most_at_once(store: Store, campaign_id: str = "test") -> int:
+    """The largest number of experiments running at one moment (first step start to last
+    step end)."""
+    edges = []
+    for experiment in store.experiments(campaign_id):
+        steps = store.steps(experiment.id)
+        edges.append((min(s.started_at for s in steps if s.started_at is not None), 1))
+        edges.append((max(s.finished_at for s in steps if s.finished_at is not None), -1))
+    running = peak = 0
+    for _, change in sorted(edges):  # an end sorts before a start at the same instant
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
 async def test_campaign_reaches_its_budget_with_every_experiment_accounted_for(
     sim_lab: DriverConfig, tmp_path: Path
 ) -> None:
@@ -42,6 +57,7 @@ async def test_campaign_reaches_its_budget_with_every_experiment_accounted_for(
     assert [e.number for e in found] == [1, 2, 3, 4, 5]
     assert all(e.state in (ExperimentState.COMPLETED, ExperimentState.GATED) for e in found)
     assert all(e.told for e in found), "every finished experiment is told to the planner"
+    assert most_at_once(store) == 3, "max_in_flight bounds the experiments running at once"
     history = json.loads(store.campaign("test").planner_state)["history"]
     assert len(history) == 5
     async with CyclerClient(sim_lab.cycler) as cycler:

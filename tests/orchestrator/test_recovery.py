@@ -93,22 +93,29 @@ def start_orchestrator(campaign_file: Path, lab: Path, log: Path) -> subprocess.
         )  # fmt: skip
 
 
-def wait_until(lab: Path, condition: Condition, proc: subprocess.Popen[bytes], log: Path) -> None:
+def wait_until(lab: Path, point: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll the lab file until the kill point named `point` is reached; a read that fails is
+    retried, and its error is reported if the kill point is never seen."""
+    condition = KILL_POINTS[point]
+    errors: list[str] = []
     end = time.monotonic() + DEADLINE_S
     while time.monotonic() < end:
         if proc.poll() is not None:
-            pytest.fail(f"the orchestrator ended before the kill point: {log.read_text()[-4000:]}")
+            pytest.fail(
+                f"the orchestrator ended before the kill point {point!r} (failed reads: "
+                f"{errors[-3:]}, {len(errors)} in all): {log.read_text()[-4000:]}"
+            )
         if lab.exists():
             db = sqlite3.connect(f"file:{lab}?mode=ro", uri=True, timeout=5.0)
             try:
                 if condition(db):
                     return
-            except sqlite3.OperationalError:
-                pass  # tables not created yet
+            except sqlite3.OperationalError as exc:
+                errors.append(str(exc))
             finally:
                 db.close()
         time.sleep(0.02)
-    pytest.fail("kill point not reached in time")
+    pytest.fail(f"kill point {point!r} not reached in time (failed reads: {errors[-3:]})")
 
 
 @pytest.mark.servers
@@ -127,9 +134,9 @@ def test_killed_orchestrator_resumes_without_loss_or_duplicates(tmp_path: Path) 
         campaign_file.write_text(text)
         lab, log = tmp_path / "lab.sqlite", tmp_path / "orchestrator.log"
         killed = []
-        for name, condition in KILL_POINTS.items():
+        for name in KILL_POINTS:
             proc = start_orchestrator(campaign_file, lab, log)
-            wait_until(lab, condition, proc, log)
+            wait_until(lab, name, proc, log)
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
             killed.append(name)

@@ -210,7 +210,7 @@ class CampaignEngine:
         if concurrency.mode == "batch":
             return not active
         waiting = [e for e in active if e not in self._runner.started]
-        return len(active) < concurrency.max_in_flight + 1 and not waiting
+        return len(active) < concurrency.max_in_flight and not waiting
 
     async def _propose(self) -> None:
         assert self._planner is not None
