@@ -7,9 +7,9 @@ objectives and 1 constraint from a smooth synthetic function, 200 told results, 
   SingleTaskGP, qLogNEHVI with 128 MC samples, ``optimize_acqf_mixed(q=4)`` with the simplex as
   an equality constraint (which forces SLSQP), 4 restarts, 256 raw samples;
 - voltlab: :class:`BoTorchPlanner` with the lighter ``OPTIONS`` below: 4 restarts, 256 raw
-  samples, 16 MC samples, L-BFGS-B capped at 30 iterations per point, GP fits from one start
-  capped at 100 iterations, no input warping (with it this ask takes about twice as long: the
-  warped acquisition needs 2.3x the evaluations per L-BFGS-B run). The planner itself adds the
+  samples, 16 MC samples, L-BFGS-B capped at 30 iterations per point, GP fits capped at 100
+  iterations, no input warping (with it this ask takes about twice as long: the warped
+  acquisition needs 2.3x the evaluations per L-BFGS-B run). The planner itself adds the
   stick-breaking simplex (box bounds, so L-BFGS-B), one optimiser run shared by the dopant
   levels per chosen point, and one pending point evaluated jointly instead of redoing the box
   decompositions.
@@ -94,7 +94,6 @@ OPTIONS = BoTorchOptions(
     mc_samples=16,
     max_iterations=30,
     fit_max_iterations=100,
-    fit_starts=1,
     input_warping=False,
 )
 

@@ -11,7 +11,7 @@ Arms, per seed: voltlab's BoTorch planner (2 * (d + 1) Sobol points, then batche
 box), which are cheap to run for thousands of experiments (``--baseline-budget``). A count is the
 number of experiments after which the feasible results first reach the target; ``>N`` means not
 within the budget. The planner runs lighter options than its defaults (4 restarts, 256 raw
-samples, 64 MC samples, one start per GP fit) to keep the run short.
+samples, 64 MC samples) to keep the run short.
 
     .venv/bin/python benchmarks/planner_world.py [--seeds 3] [--first-seed 0] [--budget 240] [--q 4]
         [--baseline-budget 5000] [--levels 6]
@@ -57,7 +57,7 @@ from voltlab.simulated_hardware.world.truth import (
 )
 
 TARGET_FRACTION = 0.95
-OPTIONS = BoTorchOptions(num_restarts=4, raw_samples=256, mc_samples=64, fit_starts=1)
+OPTIONS = BoTorchOptions(num_restarts=4, raw_samples=256, mc_samples=64)
 PROBLEM = Problem(
     space=SearchSpace(
         parameters=[

@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-from botorch.models import ModelListGP
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from linear_operator.utils.errors import NotPSDError
@@ -14,7 +13,6 @@ from tests.planners.conftest import FAST, nmc_result, toy_result
 from voltlab.planners import (
     BoTorchPlanner,
     CategoricalParameter,
-    ContinuousParameter,
     Objective,
     PlannerInputError,
     Problem,
@@ -236,44 +234,20 @@ def test_noise_variances_must_match_the_outcomes(toy_problem: Problem) -> None:
         _botorch.fit_models(toy_problem.space, data, noise_variances=[1.0])
 
 
-def _log_likelihood(model: ModelListGP) -> float:
-    """The first GP's marginal log likelihood (per point) at its fitted hyperparameters."""
-    gp = model.models[0]
-    gp.train()
-    mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
-    with torch.no_grad():
-        return float(mll(gp(*gp.train_inputs), gp.train_targets))
-
-
 def test_fit_iterations_can_be_capped(toy_problem: Problem) -> None:
     """One L-BFGS-B step leaves the likelihood below the converged fit's."""
     planner = _told(toy_problem, toy_result, n=12)
     data = _botorch.training_data(toy_problem, planner.history)
 
     def log_likelihood(max_iterations: int | None) -> float:
-        return _log_likelihood(
-            _botorch.fit_models(toy_problem.space, data, max_iterations=max_iterations)
-        )
+        model = _botorch.fit_models(toy_problem.space, data, max_iterations=max_iterations)
+        gp = model.models[0]
+        gp.train()
+        mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
+        with torch.no_grad():
+            return float(mll(gp(*gp.train_inputs), gp.train_targets))
 
     assert log_likelihood(1) < log_likelihood(None) - 1e-3
-
-
-def test_further_fit_starts_escape_a_poor_optimum() -> None:
-    """On 20 noisy points of a sine along one knob, the fit from the default hyperparameters
-    stops at a poorer optimum than the best of six starts (five drawn from the priors)."""
-    space = SearchSpace(
-        parameters=[ContinuousParameter(name=n, lower=0.0, upper=1.0) for n in ("x", "z")]
-    )
-    generator = torch.Generator().manual_seed(0)
-    x = torch.rand(20, 2, generator=generator, dtype=torch.float64)
-    y = torch.sin(10 * x[:, :1]) + 0.3 * torch.randn(20, 1, generator=generator, dtype=x.dtype)
-    data = _botorch.TrainingData(x_ok=x, y=y, x_all=x, failed=torch.zeros_like(y))
-
-    def log_likelihood(starts: int) -> float:
-        torch.manual_seed(0)
-        return _log_likelihood(_botorch.fit_models(space, data, starts=starts))
-
-    assert log_likelihood(6) > log_likelihood(1) + 0.1
 
 
 def test_numeric_inputs_are_warped_and_the_warping_is_learnt(nmc_problem: Problem) -> None:
@@ -289,25 +263,18 @@ def test_numeric_inputs_are_warped_and_the_warping_is_learnt(nmc_problem: Proble
     assert all("warp" not in gp.input_transform for gp in plain.models)
 
 
-@pytest.mark.parametrize(("input_warping", "fit_starts"), [(True, 4), (False, 1)])
-def test_the_planner_fits_as_configured(
-    nmc_problem: Problem, input_warping: bool, fit_starts: int, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("input_warping", [True, False])
+def test_the_planner_warps_inputs_as_configured(
+    nmc_problem: Problem, input_warping: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    planner = _told(
-        nmc_problem,
-        nmc_result,
-        n=10,
-        min_observations=10,
-        input_warping=input_warping,
-        fit_starts=fit_starts,
-    )
+    planner = _told(nmc_problem, nmc_result, n=10, min_observations=10, input_warping=input_warping)
     fit = _botorch.fit_models
-    calls: list[tuple[bool, int]] = []
+    warps: list[bool] = []
 
     def recording(*args: object, **kwargs: object) -> object:
-        calls.append((bool(kwargs["warp"]), kwargs["starts"]))
+        warps.append(bool(kwargs["warp"]))
         return fit(*args, **kwargs)
 
     monkeypatch.setattr(_botorch, "fit_models", recording)
     (suggestion,) = planner.ask(1)
-    assert calls == [(input_warping, fit_starts)] and suggestion.reason.strategy == "qlognehvi"
+    assert warps == [input_warping] and suggestion.reason.strategy == "qlognehvi"

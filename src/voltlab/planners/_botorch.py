@@ -59,7 +59,7 @@ MODEL_ERRORS = (ModelFittingError, NotPSDError, NanError)
 
 class BoTorchOptions(FrozenModel):
     """Knobs of :class:`BoTorchPlanner`; the defaults are BoTorch's tutorial settings, plus
-    input warping and fits from several starts.
+    input warping.
 
     ``min_observations`` defaults to ``2 * (d + 1)`` successful results (d: encoded dimension);
     below it the planner returns Sobol points. ``duplicate_tolerance`` is the smallest distance
@@ -70,10 +70,6 @@ class BoTorchOptions(FrozenModel):
     ``input_warping`` learns a Kumaraswamy warping of every numeric input with each GP
     (BoTorch's ``Warp``), so a response that changes fast in part of a knob's range is fitted
     without shrinking every length scale; it costs about 2x per ask on larger histories.
-    ``fit_starts`` fits each GP from its default hyperparameters and from ``fit_starts - 1``
-    draws from their priors, keeping the best marginal likelihood: from one start, a fit on a
-    few noisy points can stop at a poorer optimum, and the suggestions inherit it; it costs
-    ``fit_starts`` times the fitting time.
     """
 
     acquisition: Literal["qlognehvi", "qlognparego"] = "qlognehvi"
@@ -87,7 +83,6 @@ class BoTorchOptions(FrozenModel):
     fit_max_iterations: int | None = Field(default=None, ge=1)
     noise_std: dict[str, PositiveFloat] = Field(default_factory=dict)
     input_warping: bool = True
-    fit_starts: int = Field(default=4, ge=1)
 
 
 class BoTorchPlanner(HistoryPlanner):
@@ -256,7 +251,6 @@ class BoTorchPlanner(HistoryPlanner):
             noise_variances=[None if std is None else std**2 for std in noise],
             max_iterations=self.options.fit_max_iterations,
             warp=self.options.input_warping,
-            starts=self.options.fit_starts,
         )
         chosen = torch.empty(0, space.dim, dtype=torch.float64)
         suggestions: list[Suggestion] = []

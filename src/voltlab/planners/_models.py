@@ -150,17 +150,14 @@ def fit_models(
     noise_variances: Sequence[float | None] | None = None,
     max_iterations: int | None = None,
     warp: bool = False,
-    starts: int = 1,
 ) -> ModelListGP:
     """One SingleTaskGP per outcome column (plus the failure indicator if any failed), fitted.
 
     ``noise_variances`` gives per outcome column a known observation-noise variance, or None to
     infer it. ``max_iterations`` caps L-BFGS-B on each marginal likelihood (None: BoTorch's
     default, run to convergence). ``warp`` learns an input warping per GP (see ``_gp``).
-    ``starts`` > 1 fits each GP from its initial hyperparameters and from ``starts - 1`` draws
-    from their priors and keeps the fit of largest marginal likelihood (BoTorch's
-    ``pick_best_of_all_attempts``). Raises BoTorch/GPyTorch errors (``ModelFittingError``,
-    ``NotPSDError``) for the caller's fallback.
+    Raises BoTorch/GPyTorch errors (``ModelFittingError``, ``NotPSDError``) for the caller's
+    fallback.
     """
     width = data.y.shape[-1]
     variances = list(noise_variances) if noise_variances is not None else [None] * width
@@ -172,13 +169,10 @@ def fit_models(
     if data.any_failed:
         models.append(_gp(space, data.x_all, data.failed, warp=warp))
     options = {} if max_iterations is None else {"options": {"maxiter": max_iterations}}
-    best_of = {"max_attempts": starts, "pick_best_of_all_attempts": True} if starts > 1 else {}
     with quiet_numerics():
         for model in models:
             fit_gpytorch_mll(
-                ExactMarginalLogLikelihood(model.likelihood, model),
-                optimizer_kwargs=options,
-                **best_of,
+                ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=options
             )
     return ModelListGP(*models)
 
