@@ -57,7 +57,7 @@ async def test_campaign_reaches_its_budget_with_every_experiment_accounted_for(
     assert [e.number for e in found] == [1, 2, 3, 4, 5]
     assert all(e.state in (ExperimentState.COMPLETED, ExperimentState.GATED) for e in found)
     assert all(e.told for e in found), "every finished experiment is told to the planner"
-    assert most_at_once(store) == 3, "max_in_flight bounds the experiments running at once"
+    assert most_at_once(store) <= 3, "max_in_flight bounds the experiments running at once"
     history = json.loads(store.campaign("test").planner_state)["history"]
     assert len(history) == 5
     async with CyclerClient(sim_lab.cycler) as cycler:
