@@ -1,5 +1,6 @@
 """The BoTorch planner on small problems: suggestions, reasons, fallbacks, pending, restore."""
 
+import json
 import logging
 import math
 
@@ -73,11 +74,16 @@ def test_simplex_and_categorical_suggestions_are_exact(nmc_problem: Problem) -> 
 
 
 def test_restored_planner_asks_the_same_next_points(toy_problem: Problem) -> None:
+    """Its fits start where the original's last fit ended: the parameters are in the state."""
     planner = _told(toy_problem, toy_result)
     planner.ask(1)
+    saved = json.loads(planner.to_json())["hyperparameters"]
+    assert len(saved) == 4  # two objectives, the constraint, the failure indicator
+    assert all("covar_module.raw_lengthscale" in gp for gp in saved)
     restored = planner_from_json(planner.to_json())
     assert isinstance(restored, BoTorchPlanner)
     assert restored.options == planner.options
+    assert json.loads(restored.to_json())["hyperparameters"] == saved
     assert [s.parameters for s in restored.ask(1)] == [s.parameters for s in planner.ask(1)]
 
 
@@ -105,17 +111,29 @@ def test_never_proposes_a_pending_point(toy_problem: Problem) -> None:
         pending.append(suggestion.parameters)
 
 
+def test_a_repeated_optimum_gives_way_to_the_next_restart(
+    toy_problem: Problem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planner = _told(toy_problem, toy_result)
+    pending, runner_up = {"x": 0.25, "y": 0.5}, {"x": 0.75, "y": -1.0}
+    ends = torch.tensor([toy_problem.space.encode(p) for p in (pending, runner_up)])
+    monkeypatch.setattr(BoTorchPlanner, "_optimise", lambda self, acqf: ends.double())
+    (suggestion,) = planner.ask(1, pending=[pending])
+    assert suggestion.reason.strategy == "qlognehvi"
+    assert suggestion.parameters == pytest.approx(runner_up)
+
+
 def test_a_repeated_point_is_replaced(
     toy_problem: Problem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """If the optimiser lands on a pending point anyway, a fresh space-filling point is used."""
+    """If every restart lands on a pending point anyway, a fresh space-filling point is used."""
     planner = _told(toy_problem, toy_result)
     pending = {"x": 0.25, "y": 0.5}
-    encoded = torch.tensor([toy_problem.space.encode(pending)], dtype=torch.float64)
+    encoded = torch.tensor([toy_problem.space.encode(pending)] * 2, dtype=torch.float64)
     monkeypatch.setattr(BoTorchPlanner, "_optimise", lambda self, acqf: encoded)
     (suggestion,) = planner.ask(1, pending=[pending])
     assert suggestion.reason.strategy == "sobol"
-    assert "repeats a pending or observed point" in suggestion.reason.note
+    assert "every optimiser restart repeats a pending or observed point" in suggestion.reason.note
     assert suggestion.parameters != pending
 
 
@@ -188,6 +206,26 @@ def test_model_error_falls_back_instead_of_crashing(
     assert "NotPSDError" in caplog.text
 
 
+def test_a_model_error_makes_the_next_fit_start_from_the_defaults(
+    toy_problem: Problem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planner = _told(toy_problem, toy_result)
+    planner.ask(1)
+    fit = _botorch.fit_models
+    starts: list[object] = []
+
+    def failing_once(*args: object, **kwargs: object) -> object:
+        starts.append(kwargs["starts"])
+        if len(starts) == 1:
+            raise NotPSDError("matrix not positive definite")
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(_botorch, "fit_models", failing_once)
+    assert planner.ask(1)[0].reason.strategy == "sobol"
+    assert planner.ask(1)[0].reason.strategy == "qlognehvi"
+    assert len(starts[0]) == 4 and starts[1] == []
+
+
 def test_parego_option(toy_problem: Problem) -> None:
     planner = _told(toy_problem, toy_result, acquisition="qlognparego")
     suggestions = planner.ask(2)
@@ -250,6 +288,30 @@ def test_fit_iterations_can_be_capped(toy_problem: Problem) -> None:
     assert log_likelihood(1) < log_likelihood(None) - 1e-3
 
 
+def test_a_warm_started_fit_begins_at_the_previous_optimum(toy_problem: Problem) -> None:
+    """One L-BFGS-B step from the fit on 12 points nearly matches the converged fit on 14,
+    where one step from the defaults is far below it."""
+    planner = _told(toy_problem, toy_result, n=14)
+    fewer = _botorch.training_data(toy_problem, planner.history[:12])
+    data = _botorch.training_data(toy_problem, planner.history)
+    previous = _botorch.hyperparameters(_botorch.fit_models(toy_problem.space, fewer))
+
+    def log_likelihoods(**fit: object) -> list[float]:
+        values = []
+        for gp in _botorch.fit_models(toy_problem.space, data, **fit).models:
+            gp.train()
+            mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
+            with torch.no_grad():
+                values.append(float(mll(gp(*gp.train_inputs), gp.train_targets)))
+        return values
+
+    converged = log_likelihoods()
+    warm = log_likelihoods(max_iterations=1, starts=previous)
+    cold = log_likelihoods(max_iterations=1)
+    assert all(w > c - 0.05 for w, c in zip(warm, converged, strict=True))
+    assert sum(converged) - sum(cold) > 0.1
+
+
 def test_numeric_inputs_are_warped_and_the_warping_is_learnt(nmc_problem: Problem) -> None:
     planner = _told(nmc_problem, nmc_result, n=10, min_observations=10)
     data = _botorch.training_data(nmc_problem, planner.history)
@@ -263,18 +325,25 @@ def test_numeric_inputs_are_warped_and_the_warping_is_learnt(nmc_problem: Proble
     assert all("warp" not in gp.input_transform for gp in plain.models)
 
 
-@pytest.mark.parametrize("input_warping", [True, False])
-def test_the_planner_warps_inputs_as_configured(
-    nmc_problem: Problem, input_warping: bool, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("input_warping", "warm_start"), [(True, True), (False, False)])
+def test_the_planner_warps_and_warm_starts_as_configured(
+    nmc_problem: Problem, input_warping: bool, warm_start: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    planner = _told(nmc_problem, nmc_result, n=10, min_observations=10, input_warping=input_warping)
+    planner = _told(
+        nmc_problem,
+        nmc_result,
+        n=10,
+        min_observations=10,
+        input_warping=input_warping,
+        warm_start=warm_start,
+    )
     fit = _botorch.fit_models
-    warps: list[bool] = []
+    calls: list[tuple[bool, int]] = []
 
     def recording(*args: object, **kwargs: object) -> object:
-        warps.append(bool(kwargs["warp"]))
+        calls.append((bool(kwargs["warp"]), len(kwargs["starts"])))
         return fit(*args, **kwargs)
 
     monkeypatch.setattr(_botorch, "fit_models", recording)
-    (suggestion,) = planner.ask(1)
-    assert warps == [input_warping] and suggestion.reason.strategy == "qlognehvi"
+    assert [s.reason.strategy for s in planner.ask(1) + planner.ask(1)] == ["qlognehvi"] * 2
+    assert calls == [(input_warping, 0), (input_warping, 3 if warm_start else 0)]

@@ -25,10 +25,14 @@ class Bowl(AcquisitionFunction):
 
 def test_finds_the_best_combination_and_continuous_optimum() -> None:
     torch.manual_seed(0)
-    best = optimise_mixed(Bowl(), 5, COMBOS, num_restarts=3, raw_samples=30, max_iterations=50)
-    assert best.shape == (1, 5)
-    assert best[0, 2:].tolist() == [0.0, 0.0, 1.0]
-    assert torch.allclose(best[0, :2], torch.tensor([0.3, 0.7], dtype=best.dtype), atol=1e-4)
+    ends = optimise_mixed(Bowl(), 5, COMBOS, num_restarts=3, raw_samples=30, max_iterations=50)
+    assert ends.shape == (3, 5)
+    best = ends[0]
+    assert best[2:].tolist() == [0.0, 0.0, 1.0]
+    assert torch.allclose(best[:2], torch.tensor([0.3, 0.7], dtype=best.dtype), atol=1e-4)
+    values = Bowl()(ends.unsqueeze(-2))
+    assert torch.all(values[:-1] >= values[1:])  # best first
+    assert {int(torch.argmax(e[2:])) for e in ends} == {0, 1, 2}  # one restart per level
 
 
 def test_restarts_cover_combinations_before_repeating_one() -> None:

@@ -44,6 +44,10 @@ class PlannerState(FrozenModel):
     sobol_drawn: int = Field(ge=0)
     history: list[Result]
     options: dict[str, Any] = Field(default_factory=dict)
+    hyperparameters: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="a model-based planner's last fitted parameters, where its next fit starts",
+    )
 
 
 class SobolSource:
@@ -99,6 +103,9 @@ class HistoryPlanner(ABC):
     def _options(self) -> dict[str, Any]:
         return {}
 
+    def _hyperparameters(self) -> list[dict[str, Any]]:
+        return []
+
     def to_json(self) -> str:
         state = PlannerState(
             kind=self.kind,
@@ -108,6 +115,7 @@ class HistoryPlanner(ABC):
             sobol_drawn=self._sobol.drawn,
             history=self._history,
             options=self._options(),
+            hyperparameters=self._hyperparameters(),
         )
         return state.model_dump_json()
 

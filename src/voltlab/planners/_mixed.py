@@ -13,6 +13,9 @@ point. Here the combinations share one pass instead:
    BoTorch's batched L-BFGS drops converged restarts from the batch, which would misalign
    them, so the restarts' values are summed into one problem instead).
 
+Every restart's end point is returned, best first, so a caller whose best point repeats an
+observed one can take the next.
+
 Randomness comes from torch's global generator, which the planner seeds per ask.
 """
 
@@ -52,7 +55,8 @@ def optimise_mixed(
     max_iterations: int,
     timeout_sec: float | None = None,
 ) -> torch.Tensor:
-    """The acquisition's best single point over ``[0, 1]^dim``, shape ``1 x dim``.
+    """The restarts' end points over ``[0, 1]^dim``, best acquisition value first, shape
+    ``num_restarts x dim``.
 
     ``fixed_features_list`` holds one dict per allowed combination of the categorical
     coordinates (all with the same keys); every other coordinate is free in ``[0, 1]``.
@@ -90,6 +94,6 @@ def optimise_mixed(
         timeout_sec=timeout_sec,
         use_parallel_mode=False,  # the per-restart combinations need the whole batch every call
     )
-    best = int(torch.argmax(scores.view(-1)))
+    order = torch.argsort(scores.view(-1), descending=True)
     full = chosen._construct_X_full(candidates.detach())  # restarts x 1 x dim
-    return full[best]
+    return full[order, 0]

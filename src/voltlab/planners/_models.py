@@ -6,9 +6,10 @@ told point. The indicator's GP is how a failed region is learnt as infeasible ra
 """
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from botorch.exceptions.warnings import (
@@ -144,18 +145,45 @@ def _gp(
     )
 
 
+Hyperparameters = dict[str, Any]
+"""A GP's learnt parameters (raw, unconstrained values) by name, as nested lists: JSON-ready."""
+
+
+def hyperparameters(model: ModelListGP) -> list[Hyperparameters]:
+    """The learnt parameters of each GP of ``model``, in order (see :func:`fit_models`)."""
+    return [
+        {name: value.detach().tolist() for name, value in gp.named_parameters()}
+        for gp in model.models
+    ]
+
+
+def _start_from(gp: SingleTaskGP, saved: Mapping[str, Any]) -> None:
+    """Set ``gp``'s parameters to the ``saved`` values whose names and shapes match."""
+    current = dict(gp.named_parameters())
+    with torch.no_grad():
+        for name, value in saved.items():
+            parameter = current.get(name)
+            start = torch.tensor(value, dtype=torch.float64)
+            if parameter is not None and parameter.shape == start.shape:
+                parameter.copy_(start)
+
+
 def fit_models(
     space: SearchSpace,
     data: TrainingData,
     noise_variances: Sequence[float | None] | None = None,
     max_iterations: int | None = None,
     warp: bool = False,
+    starts: Sequence[Mapping[str, Any]] = (),
 ) -> ModelListGP:
     """One SingleTaskGP per outcome column (plus the failure indicator if any failed), fitted.
 
     ``noise_variances`` gives per outcome column a known observation-noise variance, or None to
     infer it. ``max_iterations`` caps L-BFGS-B on each marginal likelihood (None: BoTorch's
     default, run to convergence). ``warp`` learns an input warping per GP (see ``_gp``).
+    ``starts`` holds, per GP in the same order, parameters to start L-BFGS-B from (a previous
+    fit's :func:`hyperparameters`; GPs beyond its length start from their defaults): a history
+    that grew by a few points is fitted in a fraction of the steps.
     Raises BoTorch/GPyTorch errors (``ModelFittingError``, ``NotPSDError``) for the caller's
     fallback.
     """
@@ -168,6 +196,8 @@ def fit_models(
     models = [_gp(space, data.x_ok, data.y[:, j : j + 1], variances[j], warp) for j in range(width)]
     if data.any_failed:
         models.append(_gp(space, data.x_all, data.failed, warp=warp))
+    for model, saved in zip(models, starts, strict=False):
+        _start_from(model, saved)
     options = {} if max_iterations is None else {"options": {"maxiter": max_iterations}}
     with quiet_numerics():
         for model in models:
