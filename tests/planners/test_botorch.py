@@ -87,6 +87,22 @@ def test_restored_planner_asks_the_same_next_points(toy_problem: Problem) -> Non
     assert [s.parameters for s in restored.ask(1)] == [s.parameters for s in planner.ask(1)]
 
 
+def test_damaged_saved_parameters_are_skipped(toy_problem: Problem) -> None:
+    """A hand-edited state (null, text, wrong shape, infinite) fits from the defaults instead."""
+    planner = _told(toy_problem, toy_result)
+    planner.ask(1)
+    state = json.loads(planner.to_json())
+    damaged = {"covar_module.raw_lengthscale": None, "mean_module.raw_constant": "high"}
+    state["hyperparameters"] = [
+        damaged,
+        {"covar_module.raw_lengthscale": [1.0, 2.0, 3.0]},
+        {"covar_module.raw_lengthscale": [[1e400, 0.0]]},
+    ]
+    restored = planner_from_json(json.dumps(state))
+    (suggestion,) = restored.ask(1)
+    assert suggestion.reason.strategy == "qlognehvi"
+
+
 def test_restored_planner_with_categorical_asks_the_same_next_points(
     nmc_problem: Problem,
 ) -> None:

@@ -1,6 +1,7 @@
 """The model-based planner: qLogNEHVI (or qLogNParEGO) over independent GPs, with fallbacks.
 
-Per ask: fit one SingleTaskGP per outcome on the encoded history, build the acquisition with the
+Per ask: fit one SingleTaskGP per outcome on the encoded history (starting from the previous
+ask's fitted parameters), build the acquisition with the
 outcome constraints, the failure indicator and the pending points, and choose candidates one at a
 time (sequential greedy: each chosen candidate joins X_pending for the next). The simplex is a box
 in the encoded cube (bounded stick-breaking), so L-BFGS-B does the optimisation; categorical

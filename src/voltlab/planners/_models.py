@@ -158,13 +158,24 @@ def hyperparameters(model: ModelListGP) -> list[Hyperparameters]:
 
 
 def _start_from(gp: SingleTaskGP, saved: Mapping[str, Any]) -> None:
-    """Set ``gp``'s parameters to the ``saved`` values whose names and shapes match."""
+    """Set ``gp``'s parameters to the ``saved`` values whose names and shapes match.
+
+    Values that are not numbers, have another shape or are not finite (a hand-edited or
+    damaged state) are skipped: those parameters start from their defaults.
+    """
     current = dict(gp.named_parameters())
     with torch.no_grad():
         for name, value in saved.items():
             parameter = current.get(name)
-            start = torch.tensor(value, dtype=torch.float64)
-            if parameter is not None and parameter.shape == start.shape:
+            try:
+                start = torch.tensor(value, dtype=torch.float64)
+            except (TypeError, ValueError, RuntimeError):
+                continue
+            if (
+                parameter is not None
+                and parameter.shape == start.shape
+                and bool(torch.isfinite(start).all())
+            ):
                 parameter.copy_(start)
 
 
