@@ -16,11 +16,12 @@ Arms, all from the same initial Sobol points:
   raw samples), refitted from scratch every batch;
 - sobol: further scrambled Sobol points.
 
-    .venv/bin/python benchmarks/planner_reference.py [--seeds 5] [--batches 20] [--q 4]
-        [--problems branincurrin,dtlz2]
+    .venv/bin/python benchmarks/planner_reference.py [--seeds 5] [--first-seed 0] [--batches 20]
+        [--q 4] [--problems branincurrin,dtlz2]
 
 Quick check: ``--seeds 1 --batches 2``. The line ``BraninCurrin voltlab <mean HV>`` gives
-voltlab's mean over the seeds.
+voltlab's mean over the seeds. A seed's run depends only on the seed (and the thread count), so
+seeds can be split across processes with ``--first-seed``, each with ``OMP_NUM_THREADS=1``.
 """
 
 import argparse
@@ -196,7 +197,7 @@ def run_seed(bench: Benchmark, seed: int, batches: int, q: int) -> dict[str, flo
     }
 
 
-def report(bench: Benchmark, seeds: int, batches: int, q: int) -> None:
+def report(bench: Benchmark, seeds: range, batches: int, q: int) -> None:
     function = bench.function()
     print(
         f"\n{bench.name} (d={function.dim}, M={function.num_objectives}, noise "
@@ -206,7 +207,7 @@ def report(bench: Benchmark, seeds: int, batches: int, q: int) -> None:
     columns = [*ARMS, "voltlab s", "tutorial s"]
     print(f"{'seed':>4}" + "".join(f"  {c:>10}" for c in columns))
     rows = []
-    for seed in range(seeds):
+    for seed in seeds:
         row = run_seed(bench, seed, batches, q)
         rows.append(row)
         print(f"{seed:>4}" + "".join(f"  {row[c]:>10.3f}" for c in columns), flush=True)
@@ -218,13 +219,17 @@ def report(bench: Benchmark, seeds: int, batches: int, q: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed+seeds-1"
+    )
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--q", type=int, default=4)
     parser.add_argument("--problems", default="branincurrin,dtlz2")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # jitter and optimiser notices, as in the tutorial
     for key in args.problems.split(","):
-        report(BENCHMARKS[key], args.seeds, args.batches, args.q)
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        report(BENCHMARKS[key], seeds, args.batches, args.q)
     print("\n(BraninCurrin maximum 59.36; BoTorch tutorial qNEHVI 57.77 after 20 batches)")
 
 
