@@ -225,7 +225,7 @@ def test_model_error_falls_back_instead_of_crashing(
 def test_a_model_error_makes_the_next_fit_start_from_the_defaults(
     toy_problem: Problem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    planner = _told(toy_problem, toy_result)
+    planner = _told(toy_problem, toy_result, warm_start=True)
     planner.ask(1)
     fit = _botorch.fit_models
     starts: list[object] = []
