@@ -227,8 +227,8 @@ def main() -> None:
     parser.add_argument("--problems", default="branincurrin,dtlz2")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # jitter and optimiser notices, as in the tutorial
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     for key in args.problems.split(","):
-        seeds = range(args.first_seed, args.first_seed + args.seeds)
         report(BENCHMARKS[key], seeds, args.batches, args.q)
     print("\n(BraninCurrin maximum 59.36; BoTorch tutorial qNEHVI 57.77 after 20 batches)")
 
