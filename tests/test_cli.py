@@ -1,5 +1,6 @@
 """The ``voltlab`` command line as a user runs it: a subprocess, real ports, real signals."""
 
+import json
 import os
 import queue
 import signal
@@ -10,9 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+import typer
 import zmq
+from typer.testing import CliRunner
 
 from tests.conftest import free_port
+from voltlab.cli import COMMANDS, app
 from voltlab.orchestrator.store import Store
 from voltlab.protocol import Request, decode_reply, encode
 
@@ -135,6 +139,39 @@ def test_sim_runs_a_single_instrument(tmp_path: Path) -> None:
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"COLUMNS": "300"}
     return subprocess.run([*VOLTLAB, *args], capture_output=True, text=True, check=False, env=env)
+
+
+def test_every_command_is_found_under_its_name_and_typos_get_a_suggestion() -> None:
+    group = typer.main.get_command(app)
+    context = typer.Context(group)
+    assert group.list_commands(context) == list(COMMANDS)  # type: ignore[attr-defined]
+    for name, where in COMMANDS.items():
+        command = group.get_command(context, name)  # type: ignore[attr-defined]
+        assert command is not None and command.name == name
+        assert command.callback.__name__ == where.partition(":")[2]
+        assert not {p.name for p in command.params} & {"install_completion", "show_completion"}
+    typo = CliRunner().invoke(app, ["stauts"])
+    assert typo.exit_code == 2 and "Did you mean 'status'?" in typo.output
+
+
+HEAVY = ("torch", "botorch", "pybamm", "fastapi")
+"""Libraries that take seconds to import; a command should load only those it uses."""
+
+
+@pytest.mark.parametrize(
+    ("command", "needed"), [("sim", {"pybamm"}), ("status", {"torch", "botorch"})]
+)
+def test_a_command_imports_only_the_libraries_it_uses(command: str, needed: set[str]) -> None:
+    probe = (
+        "import json, sys; from typer.testing import CliRunner; from voltlab.cli import app; "
+        f"result = CliRunner().invoke(app, [{command!r}, '--help']); "
+        f"print(json.dumps([result.exit_code, [m for m in {HEAVY!r} if m in sys.modules]]))"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    exit_code, loaded = json.loads(run.stdout.splitlines()[-1])
+    assert exit_code == 0
+    assert set(loaded) == needed
 
 
 def test_sim_refuses_bad_arguments_by_name(tmp_path: Path) -> None:

@@ -1,89 +1,75 @@
-"""The ``voltlab`` command line (typer + rich)."""
+"""The ``voltlab`` command line (typer + rich).
 
-import asyncio
-from pathlib import Path
-from typing import Annotated
+A command's module is imported when that command is looked up, not when ``voltlab`` starts:
+the simulated lab needs PyBaMM, campaigns need PyTorch and BoTorch, the API needs FastAPI,
+and importing all of them took about 8 s before any command could even parse its arguments.
+``voltlab sim`` then starts without PyTorch, and ``voltlab status`` without either.
+"""
+
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
-from voltlab import cli_campaign, cli_serve
-from voltlab.cli_common import ConfigOption, console, load_settings, setup_logging
-from voltlab.simulated_hardware.faults import FaultKind
-from voltlab.simulated_hardware.lab import Instrument, serve_until_signalled
-
-app = typer.Typer(no_args_is_help=True, help="voltlab: a self-driving lab for battery materials.")
-cli_campaign.register(app)
-cli_serve.register(app)
-
-
-def _parse_faults(specs: list[str]) -> dict[FaultKind, float]:
-    rates: dict[FaultKind, float] = {}
-    for spec in specs:
-        kind, sep, rate = spec.partition("=")
-        try:
-            rates[FaultKind(kind)] = float(rate)
-        except ValueError as exc:
-            known = ", ".join(k.value for k in FaultKind)
-            raise typer.BadParameter(
-                f"{spec!r}: expected KIND=RATE with KIND one of {known}", param_hint="--fault"
-            ) from exc
-        if not sep:
-            raise typer.BadParameter(f"{spec!r}: expected KIND=RATE", param_hint="--fault")
-    return rates
+COMMANDS: dict[str, str] = {
+    "run": "voltlab.cli_campaign:run",
+    "demo": "voltlab.cli_campaign:demo",
+    "status": "voltlab.cli_operator:status",
+    "pause": "voltlab.cli_operator:pause",
+    "resume": "voltlab.cli_operator:resume",
+    "abort": "voltlab.cli_operator:abort",
+    "approve": "voltlab.cli_operator:approve",
+    "veto": "voltlab.cli_operator:veto",
+    "exclude": "voltlab.cli_operator:exclude",
+    "manual": "voltlab.cli_operator:manual",
+    "report": "voltlab.cli_data:report",
+    "export": "voltlab.cli_data:export",
+    "replay": "voltlab.cli_data:replay",
+    "serve": "voltlab.cli_serve:serve",
+    "hash-token": "voltlab.cli_serve:hash_token_command",
+    "sim": "voltlab.cli_sim:sim",
+}
+"""Command name -> ``module:function`` implementing it, in the order help lists them."""
 
 
-@app.command()
-def sim(
-    instruments: Annotated[
-        list[str], typer.Argument(help="robot, cycler, xrd or all (several allowed).")
-    ],
-    config: ConfigOption = None,
-    seed: Annotated[int | None, typer.Option(help="World seed.")] = None,
-    acceleration: Annotated[
-        float | None, typer.Option(help="Instrument time per wall second; 'inf' = flat out.")
-    ] = None,
-    state_dir: Annotated[Path | None, typer.Option(help="Samples, cell cache, keys.")] = None,
-    robot_port: Annotated[int | None, typer.Option(help="OPC UA port of the robot.")] = None,
-    cycler_port: Annotated[int | None, typer.Option(help="Cycler command port.")] = None,
-    stream_port: Annotated[int | None, typer.Option(help="Cycler point stream port.")] = None,
-    xrd_port: Annotated[int | None, typer.Option(help="XRD stage port.")] = None,
-    channels: Annotated[int | None, typer.Option(help="Number of cycler channels.")] = None,
-    fault: Annotated[
-        list[str] | None, typer.Option(help="KIND=RATE fault probability per operation.")
-    ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-) -> None:
-    """Run simulated instruments that speak the real wire protocols, until Ctrl-C or SIGTERM."""
-    setup_logging(verbose)
-    chosen = _parse_instruments(instruments)
-    overrides: dict[str, object] = {}
-    for key, value in (("seed", seed), ("acceleration", acceleration), ("state_dir", state_dir)):
-        if value is not None:
-            overrides[key] = value
-    sections = {
-        "robot": {"port": robot_port},
-        "cycler": {"command_port": cycler_port, "stream_port": stream_port, "channels": channels},
-        "xrd": {"port": xrd_port},
-    }
-    for section, values in sections.items():
-        given = {k: v for k, v in values.items() if v is not None}
-        if given:
-            overrides[section] = given
-    if fault:
-        overrides["faults"] = {"rates": _parse_faults(fault)}
-    settings = load_settings(config, **overrides)
-    asyncio.run(serve_until_signalled(settings, chosen, console.print))
+class LazyCommands(Mapping[str, Any]):
+    """Click commands by name, each built from its function on first lookup."""
+
+    def __init__(self, where: Mapping[str, str]) -> None:
+        self._where = where
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            module, _, function = self._where[name].partition(":")
+            single = typer.Typer(add_completion=False)
+            single.command(name)(getattr(importlib.import_module(module), function))
+            self._built[name] = typer.main.get_command(single)
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
 
 
-def _parse_instruments(names: list[str]) -> list[Instrument]:
-    if "all" in names:
-        return list(Instrument)
-    try:
-        return [Instrument(name) for name in dict.fromkeys(names)]
-    except ValueError as exc:
-        raise typer.BadParameter(
-            f"{names}: choose from robot, cycler, xrd, all", param_hint="INSTRUMENTS"
-        ) from exc
+class LazyGroup(TyperGroup):
+    """The ``voltlab`` group, looking its commands up in :data:`COMMANDS` on demand."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands(COMMANDS)  # type: ignore[assignment]
+
+
+app = typer.Typer(cls=LazyGroup, no_args_is_help=True)
+
+
+@app.callback()
+def voltlab() -> None:
+    """voltlab: a self-driving lab for battery materials."""
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""What the ``voltlab`` commands share: the console, logging, simulated-lab settings."""
+"""What the ``voltlab`` commands share: the console, logging, the lab-file option and the
+simulated-lab settings."""
 
 import logging
 from pathlib import Path
@@ -12,6 +13,11 @@ from rich.logging import RichHandler
 from voltlab.simulated_hardware.config import SimSettings, load_sim_settings
 
 console = Console()
+
+LabOption = Annotated[
+    Path, typer.Option("--lab", "-l", help="The lab file (SQLite), created if missing.")
+]
+DEFAULT_LAB = Path("voltlab.sqlite")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML settings file of the simulated lab.")

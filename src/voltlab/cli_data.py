@@ -117,6 +117,3 @@ def replay(
         asyncio.run(_replay(bundle, lab))
     except VoltlabError as exc:
         raise fail(exc) from exc
-
-
-COMMANDS = [report, export, replay]

@@ -85,8 +85,3 @@ def hash_token_command(
         markup=False,
         soft_wrap=True,
     )
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(serve)
-    app.command("hash-token")(hash_token_command)
