@@ -3,7 +3,8 @@
 A command's module is imported when that command is looked up, not when ``voltlab`` starts:
 the simulated lab needs PyBaMM, campaigns need PyTorch and BoTorch, the API needs FastAPI,
 and importing all of them took about 8 s before any command could even parse its arguments.
-``voltlab sim`` then starts without PyTorch, and ``voltlab status`` without either.
+``voltlab sim`` now starts without PyTorch or FastAPI, and the operator commands without PyBaMM
+or FastAPI. ``voltlab --help`` lists every command with its summary, so it still imports them all.
 """
 
 import importlib
