@@ -11,7 +11,6 @@ import typer
 
 from voltlab.cli_common import (
     DEFAULT_LAB,
-    LabOption,
     console,
     fail,
     load_settings,
@@ -96,7 +95,9 @@ def _finish(lab: Path, row: CampaignRow | None, campaign_id: str, campaign: Camp
 
 def run(
     campaign_file: Annotated[Path, typer.Argument(help="Campaign YAML file.")],
-    lab: LabOption = DEFAULT_LAB,
+    lab: Annotated[
+        Path, typer.Option("--lab", "-l", help="The lab file (SQLite), created if missing.")
+    ] = DEFAULT_LAB,
     campaign_id: Annotated[
         str | None, typer.Option(help="Resume this campaign (or create it with this id).")
     ] = None,

@@ -14,9 +14,7 @@ from voltlab.simulated_hardware.config import SimSettings, load_sim_settings
 
 console = Console()
 
-LabOption = Annotated[
-    Path, typer.Option("--lab", "-l", help="The lab file (SQLite), created if missing.")
-]
+LabOption = Annotated[Path, typer.Option("--lab", "-l", help="The lab file (SQLite).")]
 DEFAULT_LAB = Path("voltlab.sqlite")
 
 ConfigOption = Annotated[

@@ -8,7 +8,14 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from voltlab.cli_common import console, fail, load_settings, setup_logging
+from voltlab.cli_common import (
+    DEFAULT_LAB,
+    LabOption,
+    console,
+    fail,
+    load_settings,
+    setup_logging,
+)
 from voltlab.errors import VoltlabError
 from voltlab.orchestrator.export import compare_replay, export_bundle, queue_replay, replay_plan
 from voltlab.orchestrator.lab import Lab
@@ -49,7 +56,7 @@ def report_to(lab_path: Path, campaign_id: str, out: Path) -> Path:
 
 def report(
     campaign_id: str,
-    lab: Annotated[Path, typer.Option("--lab", "-l")] = Path("voltlab.sqlite"),
+    lab: LabOption = DEFAULT_LAB,
     out: Annotated[Path, typer.Option(help="Folder for index.html and its figures.")] = Path(
         "out/report"
     ),
@@ -65,7 +72,7 @@ def report(
 def export(
     campaign_id: str,
     out: Annotated[Path, typer.Argument(help="Bundle folder to create (must not exist).")],
-    lab: Annotated[Path, typer.Option("--lab", "-l")] = Path("voltlab.sqlite"),
+    lab: LabOption = DEFAULT_LAB,
     zip_too: Annotated[bool, typer.Option("--zip", help="Also write OUT.zip.")] = False,
 ) -> None:
     """A FAIR bundle (RO-Crate) of one campaign: config, software, measurements, analyses,
