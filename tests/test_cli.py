@@ -154,12 +154,13 @@ def test_every_command_is_found_under_its_name_and_typos_get_a_suggestion() -> N
     assert typo.exit_code == 2 and "Did you mean 'status'?" in typo.output
 
 
-HEAVY = ("torch", "botorch", "pybamm", "fastapi")
+HEAVY = ("torch", "botorch", "pybamm", "bdf", "fastapi")
 """Libraries that take seconds to import; a command should load only those it uses."""
 
 
 @pytest.mark.parametrize(
-    ("command", "needed"), [("sim", {"pybamm"}), ("status", {"torch", "botorch"})]
+    ("command", "needed"),
+    [("sim", {"pybamm"}), ("status", {"torch", "botorch"}), ("run", {"torch", "botorch"})],
 )
 def test_a_command_imports_only_the_libraries_it_uses(command: str, needed: set[str]) -> None:
     probe = (

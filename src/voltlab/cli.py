@@ -3,8 +3,8 @@
 A command's module is imported when that command is looked up, not when ``voltlab`` starts:
 the simulated lab needs PyBaMM, campaigns need PyTorch and BoTorch, the API needs FastAPI,
 and importing all of them took about 8 s before any command could even parse its arguments.
-``voltlab sim`` now starts without PyTorch or FastAPI, and the operator commands without PyBaMM
-or FastAPI. ``voltlab --help`` lists every command with its summary, so it still imports them all.
+``voltlab sim`` now starts without PyTorch or FastAPI, and ``voltlab run`` (unless ``--sim``) and
+the operator commands without PyBaMM or FastAPI. ``voltlab --help`` lists every command with its summary, so it still imports them all.
 """
 
 import importlib
@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 
 COMMANDS: dict[str, str] = {
     "run": "voltlab.cli_campaign:run",
-    "demo": "voltlab.cli_campaign:demo",
+    "demo": "voltlab.cli_demo:demo",
     "status": "voltlab.cli_operator:status",
     "pause": "voltlab.cli_operator:pause",
     "resume": "voltlab.cli_operator:resume",

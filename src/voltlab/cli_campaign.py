@@ -1,4 +1,8 @@
-"""``voltlab run`` and ``voltlab demo``: a campaign run closed-loop to its budget."""
+"""``voltlab run``: a campaign run closed-loop to its budget, on real or simulated instruments.
+
+The simulated lab (and with it PyBaMM, about 2 s to import) is loaded only for ``--sim``, so a
+campaign on real instruments, and every restart after a crash, starts without it.
+"""
 
 import asyncio
 import contextlib
@@ -16,21 +20,17 @@ from voltlab.cli_common import (
     load_settings,
     setup_logging,
 )
-from voltlab.cli_data import print_results, report_to
 from voltlab.cli_render import experiments_table, live_progress
 from voltlab.errors import VoltlabError
-from voltlab.orchestrator.campaign import Campaign, PlannerSpec, load_campaign
+from voltlab.orchestrator.campaign import Campaign, load_campaign
 from voltlab.orchestrator.events import EventBus
 from voltlab.orchestrator.runs import new_campaign_id, run_campaign
 from voltlab.orchestrator.store import CampaignRow, Store
-from voltlab.simlab import simulated_lab
 
 T = TypeVar("T")
 
-DEMO_CAMPAIGN = Path("examples/cathode_discovery.yaml")
 
-
-def _run_until_signalled(main: Coroutine[Any, Any, T]) -> T | None:
+def run_until_signalled(main: Coroutine[Any, Any, T]) -> T | None:
     """Run ``main``; SIGINT or SIGTERM stop it cleanly (None), leaving a resumable lab file."""
 
     async def guarded() -> T | None:
@@ -56,7 +56,7 @@ def _run_until_signalled(main: Coroutine[Any, Any, T]) -> T | None:
     return asyncio.run(guarded())
 
 
-async def _run(
+async def run_in_lab(
     campaign: Campaign,
     yaml_text: str,
     lab: Path,
@@ -65,10 +65,14 @@ async def _run(
     acceleration: float,
     events: str | None,
 ) -> CampaignRow:
+    """Run ``campaign`` to its end with live progress; with ``simulate``, on a simulated lab
+    started in this process (``acceleration``: instrument seconds per wall second)."""
     bus = EventBus()
     names = [o.name for o in campaign.objectives] + [c.name for c in campaign.constraints]
     async with contextlib.AsyncExitStack() as stack:
         if simulate:
+            from voltlab.simlab import simulated_lab  # here, not at the top: see the docstring
+
             settings = load_settings(
                 None, state_dir=lab.parent / f"{lab.stem}-sim", acceleration=acceleration
             )
@@ -80,7 +84,9 @@ async def _run(
         return await run_campaign(lab, campaign, yaml_text, campaign_id, bus, None, events)
 
 
-def _finish(lab: Path, row: CampaignRow | None, campaign_id: str, campaign: Campaign) -> None:
+def finish(lab: Path, row: CampaignRow | None, campaign_id: str, campaign: Campaign) -> None:
+    """Print the campaign's experiments and end state, or (``row`` None: stopped by a signal)
+    how to resume it, exiting with status 130."""
     if row is None:
         console.print(
             f"stopped; the lab file keeps everything. Resume with: voltlab run CAMPAIGN "
@@ -119,48 +125,9 @@ def run(
     campaign_id = campaign_id or new_campaign_id(campaign)
     yaml_text = campaign_file.read_text()
     try:
-        row = _run_until_signalled(
-            _run(campaign, yaml_text, lab, campaign_id, sim, acceleration, events)
+        row = run_until_signalled(
+            run_in_lab(campaign, yaml_text, lab, campaign_id, sim, acceleration, events)
         )
     except (VoltlabError, ConnectionError) as exc:
         raise fail(exc) from exc
-    _finish(lab, row, campaign_id, campaign)
-
-
-def demo(
-    out: Annotated[Path, typer.Option(help="Where the lab file and report go.")] = Path("out/demo"),
-    experiments: Annotated[int, typer.Option(min=4, max=200, help="Experiment budget.")] = 16,
-    campaign_file: Annotated[Path, typer.Option("--campaign")] = DEMO_CAMPAIGN,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-) -> None:
-    """A short closed-loop cathode campaign on a simulated lab, over the real protocols."""
-    setup_logging(verbose)
-    try:
-        base = load_campaign(campaign_file)
-    except (VoltlabError, FileNotFoundError) as exc:
-        raise fail(exc) from exc
-    fields = {name: getattr(base, name) for name in type(base).model_fields}
-    campaign = Campaign(
-        **fields
-        | {
-            "budget": base.budget.model_copy(update={"experiments": experiments}),
-            "planner": PlannerSpec(
-                kind=base.planner.kind,
-                options={**base.planner.options, "min_observations": max(4, experiments // 2)},
-            ),
-        }
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    lab = out / "lab.sqlite"
-    campaign_id = new_campaign_id(campaign)
-    console.print(
-        f"[bold]voltlab demo[/]: campaign {campaign_id}, {experiments} experiments, "
-        "simulated robot (OPC UA), XRD stage and cycler (ZMQ) on loopback"
-    )
-    row = _run_until_signalled(
-        _run(campaign, campaign_file.read_text(), lab, campaign_id, True, float("inf"), None)
-    )
-    _finish(lab, row, campaign_id, campaign)
-    print_results(lab, campaign_id)
-    page = report_to(lab, campaign_id, out / "report")
-    console.print(f"report: {page}")
+    finish(lab, row, campaign_id, campaign)
