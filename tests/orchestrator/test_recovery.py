@@ -125,10 +125,18 @@ def test_killed_orchestrator_resumes_without_loss_or_duplicates(tmp_path: Path) 
     try:
         text = cathode_yaml(
             instruments,
+            cycles=4,  # seconds of streaming at this acceleration: long enough to be caught
             budget={"experiments": 5},
-            # One at a time, so later suggestions come from a fitted model (seconds of work).
+            # One at a time, so later suggestions come from a fitted model (seconds of work,
+            # trimmed from the defaults' 5-15 s: this test is about recovery, not suggestions).
             concurrency={"mode": "async", "max_in_flight": 1},
-            planner={"kind": "botorch", "options": {"min_observations": 2}},
+            planner={
+                "kind": "botorch",
+                "options": {
+                    "min_observations": 2, "fit_max_iterations": 100,
+                    "num_restarts": 2, "raw_samples": 64, "mc_samples": 32,
+                },
+            },
         )  # fmt: skip
         campaign_file = tmp_path / "campaign.yaml"
         campaign_file.write_text(text)

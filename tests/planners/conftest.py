@@ -17,7 +17,9 @@ from voltlab.planners import (
     SimplexGroup,
 )
 
-FAST = BoTorchOptions(num_restarts=2, raw_samples=32, mc_samples=32, max_iterations=50)
+FAST = BoTorchOptions(
+    num_restarts=2, raw_samples=32, mc_samples=32, max_iterations=50, fit_max_iterations=100
+)
 """Few restarts and samples: the tests check behaviour, not optimisation quality."""
 
 
