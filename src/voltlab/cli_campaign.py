@@ -13,13 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from voltlab.cli_common import (
-    DEFAULT_LAB,
-    console,
-    fail,
-    load_settings,
-    setup_logging,
-)
+from voltlab.cli_common import DEFAULT_LAB, console, fail, load_settings, setup_logging
 from voltlab.cli_render import experiments_table, live_progress
 from voltlab.errors import VoltlabError
 from voltlab.orchestrator.campaign import Campaign, load_campaign
@@ -68,7 +62,7 @@ async def run_in_lab(
     """Run ``campaign`` to its end with live progress; with ``simulate``, on a simulated lab
     started in this process (``acceleration``: instrument seconds per wall second)."""
     bus = EventBus()
-    names = [o.name for o in campaign.objectives] + [c.name for c in campaign.constraints]
+    names = list(campaign.outcome_metrics)  # objectives, then constraints
     async with contextlib.AsyncExitStack() as stack:
         if simulate:
             from voltlab.simlab import simulated_lab  # here, not at the top: see the docstring
@@ -93,7 +87,7 @@ def finish(lab: Path, row: CampaignRow | None, campaign_id: str, campaign: Campa
             f"--lab {lab} --campaign-id {campaign_id}"
         )
         raise typer.Exit(130)
-    names = [o.name for o in campaign.objectives] + [c.name for c in campaign.constraints]
+    names = list(campaign.outcome_metrics)  # objectives, then constraints
     with Store.open(lab) as store:
         console.print(experiments_table(store.experiments(campaign_id), names))
     console.print(f"campaign {campaign_id}: {row.state} ({row.reason}); lab file {lab}")

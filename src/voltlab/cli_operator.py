@@ -3,7 +3,8 @@
 They work on the lab file alone, so they also steer a campaign that another process runs.
 """
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,15 @@ from voltlab.orchestrator import control
 from voltlab.orchestrator.store import Store
 
 
+@contextlib.contextmanager
+def _existing_store(lab: Path) -> Iterator[Store]:
+    """The lab file's store; a missing file is an error (exit 2), never a new empty lab."""
+    if not lab.exists():
+        raise fail(FileNotFoundError(f"no lab file {lab}"))
+    with Store.open(lab) as store:
+        yield store
+
+
 def status(
     campaign_id: Annotated[
         str | None, typer.Argument(help="Show this campaign's experiments.")
@@ -24,9 +34,7 @@ def status(
     lab: LabOption = DEFAULT_LAB,
 ) -> None:
     """Campaigns in a lab file, or one campaign's experiments."""
-    if not lab.exists():
-        raise fail(FileNotFoundError(f"no lab file {lab}"))
-    with Store.open(lab) as store:
+    with _existing_store(lab) as store:
         if campaign_id is None:
             table = Table("campaign", "state", "experiments", "reason", title=str(lab))
             for row in store.campaigns():
@@ -47,9 +55,7 @@ def status(
 
 
 def _act(lab: Path, action: Callable[[Store], Any]) -> None:
-    if not lab.exists():
-        raise fail(FileNotFoundError(f"no lab file {lab}"))
-    with Store.open(lab) as store:
+    with _existing_store(lab) as store:
         try:
             event = action(store)
         except VoltlabError as exc:
