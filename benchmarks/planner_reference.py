@@ -19,6 +19,13 @@ Arms, all from the same initial Sobol points:
     .venv/bin/python benchmarks/planner_reference.py [--seeds 5] [--first-seed 0] [--batches 20]
         [--q 4] [--problems branincurrin,dtlz2]
 
+A second table splits, for each arm, the hypervolume its points leave short of the true front
+(mean over seeds) over five equal stretches of the first objective, from the reference point to
+the front's best value: it shows which part of the front an arm misses. The true front is
+BoTorch's ``gen_pareto_front`` where the problem has one (DTLZ2), else a grid over the unit
+square refined around the coarse grid's Pareto set (BraninCurrin: its Pareto set is a thin
+curve, and a 1001 x 1001 grid alone falls 0.24 short).
+
 Quick check: ``--seeds 1 --batches 2``. The line ``BraninCurrin voltlab <mean HV>`` gives
 voltlab's mean over the seeds. A seed's run depends only on the seed (and the thread count), so
 seeds can be split across processes with ``--first-seed``, each with ``OMP_NUM_THREADS=1``.
@@ -54,6 +61,9 @@ from voltlab.planners import (
 from voltlab.planners import Result as PlannerResult
 
 ARMS = ("voltlab", "tutorial", "sobol")
+STRETCHES = 5
+GRID = 1001
+FRONT_SAMPLES = 20_000
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,62 @@ class Arm:
         return hypervolume(self.true_y.tolist(), ref, ["maximise"] * len(ref))
 
 
+def front_of(values: torch.Tensor) -> torch.Tensor:
+    """The non-dominated rows of two-objective ``values`` (n x 2, maximised), best y0 first."""
+    values = values[torch.argsort(values[:, 0], descending=True)]
+    best_before = torch.cummax(values[:, 1], dim=0).values
+    keep = torch.ones(values.shape[0], dtype=torch.bool)
+    keep[1:] = values[1:, 1] > best_before[:-1]
+    return values[keep]
+
+
+def true_front(function: MultiObjectiveTestProblem) -> torch.Tensor:
+    """The noise-free Pareto front of a two-objective problem, m x 2."""
+    try:
+        return front_of(function.gen_pareto_front(FRONT_SAMPLES))
+    except NotImplementedError:
+        if function.dim != 2:
+            raise
+    lower, span = function.bounds[0], function.bounds[1] - function.bounds[0]
+
+    def grid_front(low: torch.Tensor, high: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        axes = [
+            torch.linspace(float(a), float(b), GRID, dtype=torch.float64)
+            for a, b in zip(low, high, strict=True)
+        ]
+        unit = torch.cartesian_prod(*axes)
+        values = function(lower + unit * span, noise=False)
+        front = front_of(values)
+        return front, unit[torch.isin(values[:, 0], front[:, 0])]
+
+    _, pareto_set = grid_front(torch.zeros(2), torch.ones(2))
+    step = 1.0 / (GRID - 1)
+    low = (pareto_set.min(dim=0).values - step).clamp(0, 1)
+    high = (pareto_set.max(dim=0).values + step).clamp(0, 1)
+    return grid_front(low, high)[0]
+
+
+def shortfall(values: torch.Tensor, front: torch.Tensor, ref: list[float]) -> list[float]:
+    """Hypervolume of ``front`` that ``values`` (both k x 2) do not reach, per stretch of y0.
+
+    The dominated region above ``ref`` is, at each y0 = b, as high as the best y1 among the
+    points with y0 >= b; the gap between the two heights is summed over b from ref[0] to the
+    front's best y0, split into ``STRETCHES`` equal parts.
+    """
+    b = torch.linspace(ref[0], float(front[:, 0].max()), 4000 * STRETCHES + 1, dtype=torch.float64)
+    width = float(b[1] - b[0])
+
+    def height(points: torch.Tensor) -> torch.Tensor:
+        order = torch.argsort(points[:, 0])
+        y0 = points[order, 0].contiguous()
+        rise = (points[order, 1] - ref[1]).clamp_min(0)
+        best_from = torch.cat([rise.flip(0).cummax(dim=0).values.flip(0), torch.zeros(1)])
+        return best_from[torch.searchsorted(y0, b)]  # best rise among points with y0 >= b
+
+    gap = (height(front) - height(values))[:-1] * width
+    return [float(part.sum()) for part in gap.tensor_split(STRETCHES)]
+
+
 def tutorial_batch(arm: Arm, noise_std: list[float] | None, q: int) -> torch.Tensor:
     """The tutorial's next q x d batch (unit cube) from everything ``arm`` observed."""
     models = []
@@ -152,8 +218,11 @@ def points(suggestions: list, dim: int) -> torch.Tensor:
     )
 
 
-def run_seed(bench: Benchmark, seed: int, batches: int, q: int) -> dict[str, float]:
-    """Final noise-free hypervolume of each arm, and the voltlab and tutorial wall times."""
+def run_seed(
+    bench: Benchmark, seed: int, batches: int, q: int
+) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """Final noise-free hypervolume of each arm and the voltlab and tutorial wall times; and
+    each arm's noise-free values (n x M)."""
     torch.manual_seed(seed)
     function = bench.function()
     problem = problem_for(function)
@@ -192,8 +261,9 @@ def run_seed(bench: Benchmark, seed: int, batches: int, q: int) -> dict[str, flo
         arms["tutorial"].evaluate(tutorial_batch(arms["tutorial"], bench.noise_std, q))
         seconds["tutorial"] += time.perf_counter() - start
         arms["sobol"].evaluate(points(sobol.ask(q), dim))
-    return {name: arm.hypervolume() for name, arm in arms.items()} | {
-        f"{name} s": value for name, value in seconds.items()
+    scores = {name: arm.hypervolume() for name, arm in arms.items()}
+    return scores | {f"{name} s": value for name, value in seconds.items()}, {
+        name: arm.true_y for name, arm in arms.items()
     }
 
 
@@ -207,13 +277,39 @@ def report(bench: Benchmark, seeds: range, batches: int, q: int) -> None:
     columns = [*ARMS, "voltlab s", "tutorial s"]
     print(f"{'seed':>4}" + "".join(f"  {c:>10}" for c in columns))
     rows = []
+    values: list[dict[str, torch.Tensor]] = []
     for seed in seeds:
-        row = run_seed(bench, seed, batches, q)
+        row, evaluated = run_seed(bench, seed, batches, q)
         rows.append(row)
+        values.append(evaluated)
         print(f"{seed:>4}" + "".join(f"  {row[c]:>10.3f}" for c in columns), flush=True)
     means = {c: statistics.fmean(r[c] for r in rows) for c in columns}
     print(f"{'mean':>4}" + "".join(f"  {means[c]:>10.3f}" for c in columns))
     print(f"{bench.name} voltlab {means['voltlab']:.4g}", flush=True)
+    if function.num_objectives == 2:
+        report_shortfall(function, values)
+
+
+def report_shortfall(
+    function: MultiObjectiveTestProblem, values: list[dict[str, torch.Tensor]]
+) -> None:
+    """Mean hypervolume short of the true front per arm, by stretch of y0 (see ``shortfall``)."""
+    ref = function.ref_point.tolist()
+    front = true_front(function)
+    whole = hypervolume(front.tolist(), ref, ["maximise"] * 2)
+    print(
+        f"short of the true front (hypervolume {whole:.4g}), mean over seeds, by {STRETCHES}"
+        f" stretches of y0 from {ref[0]:.4g} to {float(front[:, 0].max()):.4g}"
+    )
+    print(
+        f"{'arm':>8}"
+        + "".join(f"  {f'y0 {i + 1}/{STRETCHES}':>8}" for i in range(STRETCHES))
+        + "     total"
+    )
+    for arm in ARMS:
+        parts = [shortfall(v[arm], front, ref) for v in values]
+        mean = [statistics.fmean(p[i] for p in parts) for i in range(STRETCHES)]
+        print(f"{arm:>8}" + "".join(f"  {m:>8.3f}" for m in mean) + f"  {sum(mean):>8.3f}")
 
 
 def main() -> None:
